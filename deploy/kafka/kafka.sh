@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Local Apache Kafka for developers and CI, run from Maven Central's jars (no Docker).
+#
+#   kafka.sh fetch    resolve the broker's jars into the cache (once per version)
+#   kafka.sh up       format KRaft storage if new, start the broker, wait until it
+#                     answers a metadata request; reuses a broker that is running
+#   kafka.sh down     stop it cleanly (SIGTERM, then SIGKILL after a deadline)
+#   kafka.sh status   say whether it runs and answers
+#   kafka.sh wipe     stop it and delete its data
+#
+# Settings (environment): KAFKA_HOST (127.0.0.1), KAFKA_PORT (9092),
+# KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), KAFKA_RUN_DIR (.run/kafka-$KAFKA_PORT),
+# KAFKA_HEAP (768m), KAFKA_START_TIMEOUT (90 s), CONCIERGE_CACHE_DIR
+# (~/.cache/concierge), PYTHON (.venv/bin/python, used for the readiness probe).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+host="${KAFKA_HOST:-127.0.0.1}"
+port="${KAFKA_PORT:-9092}"
+controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
+run_dir="${KAFKA_RUN_DIR:-$repo/.run/kafka-$port}"
+heap="${KAFKA_HEAP:-768m}"
+start_timeout="${KAFKA_START_TIMEOUT:-90}"
+cache_root="${CONCIERGE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/concierge}"
+python="${PYTHON:-$repo/.venv/bin/python}"
+kafka_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")"
+# The cache is keyed by the dependency list, so editing pom.xml fetches afresh.
+libs_dir="$cache_root/kafka-$kafka_version-$(sha256sum "$here/pom.xml" | cut -c1-12)/libs"
+pid_file="$run_dir/kafka.pid"
+log_file="$run_dir/logs/console.log"
+
+say() { echo "kafka.sh: $*" >&2; }
+fail() { say "$*"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+running_pid() {
+  [ -f "$pid_file" ] || return 1
+  local pid; pid="$(cat "$pid_file")"
+  if kill -0 "$pid" 2>/dev/null && grep -q 'kafka.Kafka' "/proc/$pid/cmdline" 2>/dev/null; then
+    echo "$pid"; return 0
+  fi
+  return 1
+}
+
+answers() {
+  "$python" -m libs.common.broker_probe --bootstrap "$host:$port" --timeout "${1:-5}" >/dev/null 2>&1
+}
+
+fetch() {
+  if [ -f "$libs_dir/.complete" ]; then return 0; fi
+  command -v mvn >/dev/null || fail "Maven (mvn) is required to fetch Kafka $kafka_version"
+  command -v java >/dev/null || fail "Java 17+ is required to run Kafka $kafka_version"
+  say "fetching Apache Kafka $kafka_version jars from Maven Central into $libs_dir"
+  mkdir -p "$libs_dir"
+  local mvn_log="$cache_root/mvn-fetch.log"
+  if ! mvn -B -q -f "$here/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$libs_dir" -DincludeScope=runtime >"$mvn_log" 2>&1; then
+    fail "Maven could not fetch the jars; see $mvn_log"
+  fi
+  touch "$libs_dir/.complete"
+}
+
+render_config() {
+  sed -e "s#@HOST@#$host#g" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$controller_port#g" \
+      -e "s#@DATA_DIR@#$run_dir/data#g" -e "s#@DEFAULT_PARTITIONS@#${KAFKA_DEFAULT_PARTITIONS:-4}#g" \
+      -e "s#@OFFSETS_PARTITIONS@#${KAFKA_OFFSETS_PARTITIONS:-10}#g" \
+      -e "s#@AUTO_CREATE@#${KAFKA_AUTO_CREATE_TOPICS:-false}#g" \
+      "$here/server.properties.template" >"$run_dir/server.properties"
+}
+
+java_run() {
+  java -Xms128m "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+    "-Dlog4j2.configurationFile=$here/log4j2.properties" "-Dkafka.logs.dir=$run_dir/logs" \
+    -cp "$libs_dir/*" "$@"
+}
+
+up() {
+  local pid
+  if pid="$(running_pid)"; then
+    if answers 10; then say "already running (pid $pid) on $host:$port"; return 0; fi
+    fail "a broker process (pid $pid) exists but does not answer on $host:$port; run '$0 down' and retry (log: $log_file)"
+  fi
+  if [ -f "$pid_file" ]; then
+    say "removing stale pid file $pid_file (its broker is no longer running)"
+    rm -f "$pid_file"
+  fi
+  if port_open "$host" "$port"; then
+    fail "port $host:$port is already taken by another process; set KAFKA_PORT or stop it"
+  fi
+  if port_open "$host" "$controller_port"; then
+    fail "controller port $host:$controller_port is already taken; set KAFKA_CONTROLLER_PORT or stop it"
+  fi
+  fetch
+  mkdir -p "$run_dir/logs" "$run_dir/data"
+  render_config
+  if [ ! -f "$run_dir/data/meta.properties" ]; then
+    local cluster_id; cluster_id="$(java_run kafka.tools.StorageTool random-uuid 2>>"$log_file")"
+    java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$run_dir/server.properties" \
+      >>"$log_file" 2>&1 || fail "formatting KRaft storage failed; see $log_file"
+  fi
+  local started; started=$(date +%s)
+  nohup java -Xms128m "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+    "-Dlog4j2.configurationFile=$here/log4j2.properties" "-Dkafka.logs.dir=$run_dir/logs" \
+    -cp "$libs_dir/*" kafka.Kafka "$run_dir/server.properties" >>"$log_file" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+  pid=$!
+  while true; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$pid_file"
+      fail "the broker exited during start-up; see $log_file and $run_dir/logs/server.log"
+    fi
+    if port_open "$host" "$port" && answers 5; then break; fi
+    if (( $(date +%s) - started > start_timeout )); then
+      fail "the broker did not answer within ${start_timeout}s; see $log_file and $run_dir/logs/server.log"
+    fi
+    sleep 0.5
+  done
+  say "Kafka $kafka_version is up on $host:$port (pid $pid, $(( $(date +%s) - started ))s; logs in $run_dir/logs)"
+}
+
+down() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    rm -f "$pid_file"; say "not running on $host:$port"; return 0
+  fi
+  kill -TERM "$pid"
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$pid_file"; say "stopped (pid $pid)"; return 0; }
+    sleep 0.5
+  done
+  say "the broker did not stop within 30 s; killing pid $pid"
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pid_file"
+}
+
+status() {
+  local pid
+  if pid="$(running_pid)"; then
+    if answers 5; then echo "running (pid $pid) on $host:$port"; return 0; fi
+    echo "process $pid exists but does not answer on $host:$port"; return 1
+  fi
+  echo "not running on $host:$port"; return 3
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  wipe) down; rm -rf "$run_dir"; say "deleted $run_dir" ;;
+  *) echo "usage: $0 {fetch|up|down|status|wipe}" >&2; exit 2 ;;
+esac

@@ -1,0 +1,65 @@
+"""structlog configured once per process: JSON lines to stdout, pretty on a terminal.
+
+Handlers bind ``event_id``, ``customer_id`` and ``decision_id`` with
+``bound_ids(...)`` so every line logged while a message is handled carries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+# Values under these keys never reach a log line, whoever logs them.
+SENSITIVE_KEYS = frozenset(
+    {"phone", "email", "api_key", "api_keys", "authorization", "password", "secret", "pii_key", "token"}
+)
+REDACTED = "[redacted]"
+
+
+def redact_sensitive(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if key.lower() in SENSITIVE_KEYS:
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+    )
+    numeric_level = logging.getLevelName(level.upper())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_sensitive,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    # Libraries (aiokafka, faust, uvicorn) log through stdlib logging; keep them
+    # on stdout and quieter than our own lines.
+    logging.basicConfig(stream=sys.stdout, level=max(numeric_level, logging.WARNING), force=True)
+
+
+@contextmanager
+def bound_ids(**ids: str | None) -> Iterator[None]:
+    """Bind per-message ids for every log line in the block."""
+    present = {key: value for key, value in ids.items() if value is not None}
+    with structlog.contextvars.bound_contextvars(**present):
+        yield
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

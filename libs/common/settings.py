@@ -1,0 +1,108 @@
+"""Typed settings read from the environment, with loopback defaults.
+
+Every service builds one settings object at its entrypoint and passes it in;
+tests build them with overrides. Unknown ``CONCIERGE_*`` variables fail fast,
+because a typo in a deployment (``CONCIERGE_KAFKA_BOOTSTRAP_SERVER``) would
+otherwise silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from typing import Literal, TypeVar
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CONCIERGE_"
+# Service-specific settings live under CONCIERGE_<SERVICE>_*; a process checks
+# its own service's names strictly and leaves other services' names alone, so
+# one environment file can serve the whole stack.
+SERVICE_SCOPES = ("intake", "identity", "context", "decision", "gateway", "demo", "sim", "bench", "test")
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+class UnknownSettingError(ValueError):
+    """Raised when the environment names a setting no service knows."""
+
+
+class CommonSettings(BaseSettings):
+    """What every Concierge process needs: the broker, topic names, logging."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("CONCIERGE_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    # A common prefix lets several environments share one cluster.
+    topic_prefix: str = ""
+    partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # Address every HTTP endpoint (health, metrics, APIs) binds to; each
+    # service has its own port setting.
+    http_host: str = "127.0.0.1"
+    # How long start-up waits for the broker before failing loudly.
+    broker_wait_seconds: float = Field(default=30.0, gt=0)
+
+
+def known_setting_names(*settings_types: type[BaseSettings]) -> set[str]:
+    names: set[str] = set()
+    for settings_type in settings_types:
+        prefix = str(settings_type.model_config.get("env_prefix", ""))
+        for field_name, field in settings_type.model_fields.items():
+            names.add(f"{prefix}{field_name}".upper())
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                names.update(str(choice).upper() for choice in alias.choices)
+    return names
+
+
+def check_environment(
+    *service_settings: type[BaseSettings],
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Fail on any ``CONCIERGE_*`` variable this process should know but doesn't.
+
+    Common names are always checked; ``CONCIERGE_<SERVICE>_*`` names only by
+    that service.
+    """
+    environ = os.environ if environ is None else environ
+    known = known_setting_names(CommonSettings, *service_settings)
+    own_scopes = {
+        str(settings_type.model_config.get("env_prefix", "")).upper()
+        for settings_type in service_settings
+    }
+    foreign_scopes = [
+        f"{ENV_PREFIX}{scope.upper()}_"
+        for scope in SERVICE_SCOPES
+        if f"{ENV_PREFIX}{scope.upper()}_" not in own_scopes
+    ]
+    unknown = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        if any(upper.startswith(scope) for scope in foreign_scopes):
+            continue
+        unknown.append(name)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        raise UnknownSettingError("unknown setting(s) in the environment: " + ", ".join(hints))
+
+
+def load_settings(settings_type: type[SettingsT]) -> SettingsT:
+    """Build a service's settings from the environment, failing fast on typos."""
+    check_environment(settings_type)
+    return settings_type()

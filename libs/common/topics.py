@@ -1,0 +1,130 @@
+"""Every topic Concierge reads or writes, with its key, value and retention.
+
+This is the one place topic names are spelled. Contract topics are the
+public surface (``../shared/contract.md``); internal topics carry the
+``concierge.internal.`` prefix so they never collide with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from libs.contract.common import Channel
+
+DAY_MS = 24 * 60 * 60 * 1000
+CHANNELS: tuple[Channel, ...] = tuple(Channel)
+
+
+class Cleanup(StrEnum):
+    DELETE = "delete"
+    COMPACT_DELETE = "compact,delete"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    value: str
+    partitions: int
+    cleanup: Cleanup
+    retention_ms: int | None
+    internal: bool = False
+
+    def config(self) -> dict[str, str]:
+        """Topic-level configs Kafka should hold for this topic."""
+        config = {"cleanup.policy": self.cleanup.value}
+        if self.retention_ms is not None:
+            config["retention.ms"] = str(self.retention_ms)
+        return config
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Resolved topic names for one deployment (prefix applied)."""
+
+    prefix: str = ""
+
+    def interactions(self, channel: Channel | str) -> str:
+        return f"{self.prefix}interactions.{Channel(channel).value}"
+
+    def actions(self, channel: Channel | str) -> str:
+        return f"{self.prefix}actions.{Channel(channel).value}"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}interactions.dlq"
+
+    @property
+    def suppressions(self) -> str:
+        return f"{self.prefix}suppressions"
+
+    @property
+    def privacy_requests(self) -> str:
+        return f"{self.prefix}privacy.requests"
+
+    # Internal streams between stages.
+    @property
+    def validated(self) -> str:
+        return f"{self.prefix}concierge.internal.validated"
+
+    @property
+    def resolved(self) -> str:
+        return f"{self.prefix}concierge.internal.resolved"
+
+    @property
+    def contextualized(self) -> str:
+        return f"{self.prefix}concierge.internal.contextualized"
+
+    @property
+    def context_commands(self) -> str:
+        return f"{self.prefix}concierge.internal.context-commands"
+
+    def channel_of_interactions_topic(self, topic: str) -> Channel | None:
+        for channel in CHANNELS:
+            if topic == self.interactions(channel):
+                return channel
+        return None
+
+
+def contract_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
+    """The public topics of contract v1, with the contract's cleanup and retention."""
+    specs: list[TopicSpec] = []
+    for channel in CHANNELS:
+        specs.append(
+            TopicSpec(names.interactions(channel), "identity string or none", "interaction/v1",
+                      partitions, Cleanup.DELETE, 7 * DAY_MS)
+        )
+    specs.append(TopicSpec(names.dlq, "as received", "dead-letter/v1", partitions,
+                           Cleanup.DELETE, 30 * DAY_MS))
+    for channel in CHANNELS:
+        specs.append(
+            TopicSpec(names.actions(channel), "customer_id", "action/v1", partitions,
+                      Cleanup.DELETE, 7 * DAY_MS)
+        )
+    # Compacted so a late subscriber still learns every suppression in force;
+    # delete too, so lifted ones eventually go (30 days).
+    specs.append(TopicSpec(names.suppressions, "customer_id", "suppression/v1", partitions,
+                           Cleanup.COMPACT_DELETE, 30 * DAY_MS))
+    specs.append(TopicSpec(names.privacy_requests, "customer_id", "erasure/v1", partitions,
+                           Cleanup.DELETE, 30 * DAY_MS))
+    return specs
+
+
+def internal_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
+    """Streams between Concierge's own stages (changelogs are Faust's own)."""
+    return [
+        # Identity resolution is one writer over one table, so it reads one partition.
+        TopicSpec(names.validated, "event_id", "interaction/v1 (normalised)", 1,
+                  Cleanup.DELETE, 7 * DAY_MS, internal=True),
+        TopicSpec(names.resolved, "customer_id", "resolved event", partitions,
+                  Cleanup.DELETE, 7 * DAY_MS, internal=True),
+        TopicSpec(names.contextualized, "customer_id", "event + context", partitions,
+                  Cleanup.DELETE, 7 * DAY_MS, internal=True),
+        TopicSpec(names.context_commands, "customer_id", "context merge/erase command", partitions,
+                  Cleanup.DELETE, 7 * DAY_MS, internal=True),
+    ]
+
+
+def all_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
+    return contract_topics(names, partitions) + internal_topics(names, partitions)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from libs.common.logging import bound_ids, configure_logging, get_logger
+
+
+def _last_json_line(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    return dict(json.loads(lines[-1]))
+
+
+def test_lines_are_json_with_the_ids_bound_for_the_message(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    with bound_ids(event_id="e-1", customer_id="c-9", decision_id=None):
+        get_logger("t").info("handled", outcome="forwarded")
+    line = _last_json_line(capsys)
+    assert line["event"] == "handled"
+    assert line["event_id"] == "e-1"
+    assert line["customer_id"] == "c-9"
+    assert "decision_id" not in line
+    assert line["level"] == "info"
+    get_logger("t").info("after")
+    assert "event_id" not in _last_json_line(capsys)
+
+
+def test_pii_and_secrets_never_reach_a_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    get_logger("t").warning("rejected", phone="+447700900123", email="a@b.example", api_key="k-123")
+    out = capsys.readouterr().out
+    assert "+447700900123" not in out
+    assert "a@b.example" not in out
+    assert "k-123" not in out
+    assert "[redacted]" in out
+
+
+def test_level_filters_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("WARNING", "json")
+    get_logger("t").info("quiet")
+    assert "quiet" not in capsys.readouterr().out

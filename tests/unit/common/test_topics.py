@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from libs.common.topics import DAY_MS, Cleanup, TopicNames, all_topics, contract_topics
+from libs.contract.common import Channel
+
+
+def test_every_contract_topic_is_registered_with_its_cleanup_and_retention() -> None:
+    specs = {spec.name: spec for spec in contract_topics(TopicNames(), partitions=6)}
+    expected = {f"interactions.{c}" for c in Channel} | {f"actions.{c}" for c in Channel}
+    expected |= {"interactions.dlq", "suppressions", "privacy.requests"}
+    assert set(specs) == expected
+    assert specs["interactions.web"].retention_ms == 7 * DAY_MS
+    assert specs["interactions.dlq"].retention_ms == 30 * DAY_MS
+    assert specs["suppressions"].cleanup is Cleanup.COMPACT_DELETE
+    assert specs["actions.phone"].key == "customer_id"
+    assert all(spec.partitions == 6 for spec in specs.values())
+
+
+def test_a_prefix_applies_to_every_topic_and_internal_topics_never_collide() -> None:
+    specs = all_topics(TopicNames(prefix="dev."), partitions=2)
+    assert all(spec.name.startswith("dev.") for spec in specs)
+    internal = [spec.name for spec in specs if spec.internal]
+    assert internal and all(name.startswith("dev.concierge.internal.") for name in internal)
+
+
+def test_the_channel_of_an_interactions_topic_is_known() -> None:
+    names = TopicNames(prefix="p.")
+    assert names.channel_of_interactions_topic("p.interactions.store") is Channel.store
+    assert names.channel_of_interactions_topic("interactions.store") is None
+    assert names.channel_of_interactions_topic("p.interactions.dlq") is None
+
+
+def test_topic_config_is_what_kafka_is_asked_to_hold() -> None:
+    spec = next(s for s in contract_topics(TopicNames(), 1) if s.name == "suppressions")
+    assert spec.config() == {"cleanup.policy": "compact,delete", "retention.ms": str(30 * DAY_MS)}
