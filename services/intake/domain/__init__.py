@@ -1,0 +1,1 @@
+"""Intake's pure logic: validate, normalise and hash interactions; no Kafka, no I/O."""

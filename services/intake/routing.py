@@ -1,0 +1,121 @@
+"""Where each input record goes: the validated stream, or the DLQ with a code.
+
+Pure: takes the bytes and where they came from, returns what to send. Every
+input record yields exactly one outgoing record, so nothing is dropped
+silently; repeats are dropped later, by the identity stage, which sees every
+event_id in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import ValidationError
+
+from libs.common.topics import TopicNames
+from libs.contract.codec import to_json_bytes
+from libs.contract.dlq import ErrorCode, SourceRef
+from libs.contract.erasure import ErasureRequest
+from libs.pipeline.envelopes import ValidatedRecord
+from services.intake.domain.dead_letter import dead_letter
+from services.intake.domain.validate import Accepted, validate_record
+
+Outcome = Literal["forwarded", "dead_lettered"]
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    outcome: Outcome
+    topic: str
+    key: bytes | None
+    value: bytes
+    code: ErrorCode | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeLimits:
+    pii_key: bytes
+    max_bytes: int = 32 * 1024
+    max_future: timedelta = timedelta(minutes=5)
+
+
+def route_interaction(
+    value: bytes | None,
+    key: bytes | None,
+    source: SourceRef,
+    names: TopicNames,
+    limits: IntakeLimits,
+    now: datetime,
+) -> Routed:
+    channel = names.channel_of_interactions_topic(source.topic)
+    if channel is None:
+        raise ValueError(f"{source.topic} is not an interactions topic")
+    verdict = validate_record(
+        value,
+        topic_channel=channel,
+        source=source,
+        now=now,
+        pii_key=limits.pii_key,
+        max_bytes=limits.max_bytes,
+        max_future=limits.max_future,
+    )
+    if isinstance(verdict, Accepted):
+        event = verdict.event
+        record = ValidatedRecord(kind="event", source=source, event=event)
+        # Keyed by event_id: the key says which record this is, not where it goes
+        # (the validated topic has one partition).
+        return Routed(
+            "forwarded",
+            names.validated,
+            event.event_id.encode(),
+            record.to_bytes(),
+            event_id=event.event_id,
+        )
+    letter = verdict.dead_letter
+    return Routed("dead_lettered", names.dlq, key, to_json_bytes(letter), code=letter.error.code)
+
+
+def route_erasure(
+    value: bytes | None, key: bytes | None, source: SourceRef, names: TopicNames, now: datetime
+) -> Routed:
+    """Erasure requests join the event stream so they apply in order with the events."""
+    if not value:
+        letter = dead_letter(
+            ErrorCode.empty_record,
+            "An erasure request needs a JSON body",
+            None,
+            value=value,
+            source=source,
+            now=now,
+            max_original_bytes=32 * 1024,
+        )
+        return Routed(
+            "dead_lettered", names.dlq, key, to_json_bytes(letter), code=letter.error.code
+        )
+    try:
+        request = ErasureRequest.model_validate_json(value, by_alias=True, by_name=False)
+    except ValidationError as error:
+        first = error.errors()[0]
+        code = (
+            ErrorCode.invalid_json
+            if first["type"] == "json_invalid"
+            else ErrorCode.schema_violation
+        )
+        path = ".".join(str(part) for part in first["loc"]) or None
+        letter = dead_letter(
+            code,
+            first["msg"],
+            path,
+            value=value,
+            source=source,
+            now=now,
+            max_original_bytes=32 * 1024,
+        )
+        return Routed(
+            "dead_lettered", names.dlq, key, to_json_bytes(letter), code=letter.error.code
+        )
+    record = ValidatedRecord(kind="erasure", source=source, erasure=request)
+    return Routed("forwarded", names.validated, request.customer_id.encode(), record.to_bytes())
