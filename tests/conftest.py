@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,8 +43,15 @@ def _docker_engine_answers() -> bool:
 
 
 def _probe(bootstrap: str, timeout: float) -> bool:
-    probe = [sys.executable, "-m", "libs.common.broker_probe", "--bootstrap", bootstrap,
-             "--timeout", str(timeout)]
+    probe = [
+        sys.executable,
+        "-m",
+        "libs.common.broker_probe",
+        "--bootstrap",
+        bootstrap,
+        "--timeout",
+        str(timeout),
+    ]
     return subprocess.run(probe, capture_output=True, cwd=REPO).returncode == 0
 
 
@@ -62,8 +69,12 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    env = dict(os.environ, KAFKA_PORT=str(TEST_KAFKA_PORT), PYTHON=sys.executable,
-               KAFKA_RUN_DIR=str(REPO / ".run" / f"kafka-test-{TEST_KAFKA_PORT}"))
+    env = dict(
+        os.environ,
+        KAFKA_PORT=str(TEST_KAFKA_PORT),
+        PYTHON=sys.executable,
+        KAFKA_RUN_DIR=str(REPO / ".run" / f"kafka-test-{TEST_KAFKA_PORT}"),
+    )
     script = str(REPO / "deploy" / "kafka" / "kafka.sh")
     # A fresh data dir per session: leftovers from an earlier run must not leak in.
     subprocess.run([script, "wipe"], env=env, capture_output=True, check=False)
@@ -95,10 +106,10 @@ def kafka_settings(kafka_bootstrap: str, unique_prefix: str) -> CommonSettings:
 
 
 @pytest.fixture
-async def provisioned(kafka_settings: CommonSettings) -> AsyncIterator[CommonSettings]:
+async def provisioned(kafka_settings: CommonSettings) -> CommonSettings:
     """All contract and internal topics exist (with this test's prefix)."""
     from libs.common.provision import provision
 
     report = await provision(kafka_settings)
     assert report.ok, report
-    yield kafka_settings
+    return kafka_settings

@@ -25,6 +25,7 @@ from mode.utils.times import Seconds
 
 from libs.common.health import HealthState
 from libs.common.settings import CommonSettings
+from libs.contract.dlq import SourceRef
 
 # Per RocksDB database (one per table partition). With 4 partitions x 3 tables
 # x 3 services that is 36 databases: ~36 x (8 + 2 x 4) MiB = ~0.6 GiB worst case.
@@ -39,21 +40,23 @@ ROCKSDB_OPTIONS: Mapping[str, Any] = {
 }
 
 
-class IdempotentProducer(Producer):  # type: ignore[misc]
+class IdempotentProducer(Producer):
     """Faust's aiokafka producer with idempotence on outside exactly-once mode."""
 
     def _settings_extra(self) -> Mapping[str, Any]:
         return {"acks": "all", "enable_idempotence": True}
 
 
-class IdempotentTransport(Transport):  # type: ignore[misc]
+class IdempotentTransport(Transport):
     Producer = IdempotentProducer
 
 
 def broker_url(settings: CommonSettings) -> str:
     # "concierge://" selects IdempotentTransport (registered as a Faust
     # transport entry point in pyproject.toml).
-    servers = [server.strip() for server in settings.kafka_bootstrap_servers.split(",") if server.strip()]
+    servers = [
+        server.strip() for server in settings.kafka_bootstrap_servers.split(",") if server.strip()
+    ]
     return ";".join(f"concierge://{server}" for server in servers)
 
 
@@ -67,6 +70,7 @@ def create_faust_app(
     commit_interval: Seconds = 1.0,
 ) -> faust.App:
     app_id = f"{settings.topic_prefix}concierge-{service}"
+    data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
         broker=broker_url(settings),
@@ -95,21 +99,50 @@ def create_faust_app(
     )
 
 
-def create_table(app: faust.App, name: str, *, partitions: int, help: str) -> Any:
-    return app.Table(name, default=None, partitions=partitions, help=help, options=dict(ROCKSDB_OPTIONS))
-
-
-def create_windowed_seen_table(
-    app: faust.App, name: str, *, partitions: int, window: timedelta, horizon: timedelta, help: str
+def create_table(
+    app: faust.App,
+    name: str,
+    *,
+    partitions: int,
+    help: str,
+    ttl: timedelta | None = None,
 ) -> Any:
-    """A table whose entries expire: one tumbling window per ``window``, kept ``horizon``."""
-    table = app.Table(name, default=None, partitions=partitions, help=help, options=dict(ROCKSDB_OPTIONS))
-    return table.tumbling(window, expires=horizon)
+    """A RocksDB table of bytes -> bytes; domain records encode themselves.
+
+    With ``ttl``, entries are bounded in time on both sides: RocksDB drops them
+    at compaction past the TTL, and the changelog deletes segments past it.
+    """
+    options: dict[str, Any] = dict(ROCKSDB_OPTIONS)
+    topic_configs: dict[str, str] = {}
+    if ttl is not None:
+        options["ttl"] = int(ttl.total_seconds())
+        topic_configs = {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(int(ttl.total_seconds() * 1000)),
+        }
+    return app.Table(
+        name,
+        default=None,
+        partitions=partitions,
+        help=help,
+        options=options,
+        # bytes types select the raw codec: keys must hash like the topics'
+        # raw keys, or table_route would send a query to the wrong worker.
+        key_type=bytes,
+        value_type=bytes,
+        extra_topic_configs=topic_configs,
+    )
+
+
+def source_of(event: Any) -> SourceRef:
+    """Where a Faust event's message sits in Kafka."""
+    message = event.message
+    return SourceRef(topic=message.topic, partition=message.partition, offset=message.offset)
 
 
 def faust_ready(app: faust.App) -> bool:
     """Ready once the worker has joined its group and recovered its tables."""
-    recovery = app.tables.recovery
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
     return bool(
         app.producer is not None
         and not app.rebalancing
@@ -122,18 +155,18 @@ def install_health_views(app: faust.App, state: HealthState) -> None:
     """Serve /health, /ready and /metrics from the worker's own web server."""
 
     @app.page("/health")
-    class Health(View):  # type: ignore[misc]
+    class Health(View):
         async def get(self, request: Request) -> Response:
             return self.json(state.liveness())
 
     @app.page("/ready")
-    class Ready(View):  # type: ignore[misc]
+    class Ready(View):
         async def get(self, request: Request) -> Response:
             is_ready, body = await state.readiness()
             return self.json(body, status=200 if is_ready else 503)
 
     @app.page("/metrics")
-    class Metrics(View):  # type: ignore[misc]
+    class Metrics(View):
         async def get(self, request: Request) -> Response:
             payload, content_type = state.metrics()
             return self.bytes(payload, content_type=content_type.split(";")[0])

@@ -62,8 +62,11 @@ class HealthState:
             except Exception:  # a check that fails to answer is a failing check
                 results[name] = False
         ready = all(results.values())
-        return ready, {"status": "ready" if ready else "not_ready", "service": self.service,
-                       "checks": results}
+        return ready, {
+            "status": "ready" if ready else "not_ready",
+            "service": self.service,
+            "checks": results,
+        }
 
     def metrics(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -99,8 +102,13 @@ def ensure_port_free(host: str, port: int) -> None:
 async def serve_health(state: HealthState, host: str, port: int) -> uvicorn.Server:
     """Start a standalone health server in the background; returns it for shutdown."""
     ensure_port_free(host, port)
-    config = uvicorn.Config(Starlette(routes=health_routes(state)), host=host, port=port,
-                            log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        Starlette(routes=health_routes(state)),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 10

@@ -16,12 +16,24 @@ import structlog
 
 # Values under these keys never reach a log line, whoever logs them.
 SENSITIVE_KEYS = frozenset(
-    {"phone", "email", "api_key", "api_keys", "authorization", "password", "secret", "pii_key", "token"}
+    {
+        "phone",
+        "email",
+        "api_key",
+        "api_keys",
+        "authorization",
+        "password",
+        "secret",
+        "pii_key",
+        "token",
+    }
 )
 REDACTED = "[redacted]"
 
 
-def redact_sensitive(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_sensitive(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key.lower() in SENSITIVE_KEYS:
             event_dict[key] = REDACTED

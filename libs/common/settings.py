@@ -20,7 +20,17 @@ ENV_PREFIX = "CONCIERGE_"
 # Service-specific settings live under CONCIERGE_<SERVICE>_*; a process checks
 # its own service's names strictly and leaves other services' names alone, so
 # one environment file can serve the whole stack.
-SERVICE_SCOPES = ("intake", "identity", "context", "decision", "gateway", "demo", "sim", "bench", "test")
+SERVICE_SCOPES = (
+    "intake",
+    "identity",
+    "context",
+    "decision",
+    "gateway",
+    "demo",
+    "sim",
+    "bench",
+    "test",
+)
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
@@ -39,7 +49,9 @@ class CommonSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
-        validation_alias=AliasChoices("CONCIERGE_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "CONCIERGE_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
     )
     # A common prefix lets several environments share one cluster.
     topic_prefix: str = ""

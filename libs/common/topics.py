@@ -76,10 +76,6 @@ class TopicNames:
     def contextualized(self) -> str:
         return f"{self.prefix}concierge.internal.contextualized"
 
-    @property
-    def context_commands(self) -> str:
-        return f"{self.prefix}concierge.internal.context-commands"
-
     def channel_of_interactions_topic(self, topic: str) -> Channel | None:
         for channel in CHANNELS:
             if topic == self.interactions(channel):
@@ -92,22 +88,53 @@ def contract_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
     specs: list[TopicSpec] = []
     for channel in CHANNELS:
         specs.append(
-            TopicSpec(names.interactions(channel), "identity string or none", "interaction/v1",
-                      partitions, Cleanup.DELETE, 7 * DAY_MS)
+            TopicSpec(
+                names.interactions(channel),
+                "identity string or none",
+                "interaction/v1",
+                partitions,
+                Cleanup.DELETE,
+                7 * DAY_MS,
+            )
         )
-    specs.append(TopicSpec(names.dlq, "as received", "dead-letter/v1", partitions,
-                           Cleanup.DELETE, 30 * DAY_MS))
+    specs.append(
+        TopicSpec(
+            names.dlq, "as received", "dead-letter/v1", partitions, Cleanup.DELETE, 30 * DAY_MS
+        )
+    )
     for channel in CHANNELS:
         specs.append(
-            TopicSpec(names.actions(channel), "customer_id", "action/v1", partitions,
-                      Cleanup.DELETE, 7 * DAY_MS)
+            TopicSpec(
+                names.actions(channel),
+                "customer_id",
+                "action/v1",
+                partitions,
+                Cleanup.DELETE,
+                7 * DAY_MS,
+            )
         )
     # Compacted so a late subscriber still learns every suppression in force;
     # delete too, so lifted ones eventually go (30 days).
-    specs.append(TopicSpec(names.suppressions, "customer_id", "suppression/v1", partitions,
-                           Cleanup.COMPACT_DELETE, 30 * DAY_MS))
-    specs.append(TopicSpec(names.privacy_requests, "customer_id", "erasure/v1", partitions,
-                           Cleanup.DELETE, 30 * DAY_MS))
+    specs.append(
+        TopicSpec(
+            names.suppressions,
+            "customer_id",
+            "suppression/v1",
+            partitions,
+            Cleanup.COMPACT_DELETE,
+            30 * DAY_MS,
+        )
+    )
+    specs.append(
+        TopicSpec(
+            names.privacy_requests,
+            "customer_id",
+            "erasure/v1",
+            partitions,
+            Cleanup.DELETE,
+            30 * DAY_MS,
+        )
+    )
     return specs
 
 
@@ -115,14 +142,34 @@ def internal_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
     """Streams between Concierge's own stages (changelogs are Faust's own)."""
     return [
         # Identity resolution is one writer over one table, so it reads one partition.
-        TopicSpec(names.validated, "event_id", "interaction/v1 (normalised)", 1,
-                  Cleanup.DELETE, 7 * DAY_MS, internal=True),
-        TopicSpec(names.resolved, "customer_id", "resolved event", partitions,
-                  Cleanup.DELETE, 7 * DAY_MS, internal=True),
-        TopicSpec(names.contextualized, "customer_id", "event + context", partitions,
-                  Cleanup.DELETE, 7 * DAY_MS, internal=True),
-        TopicSpec(names.context_commands, "customer_id", "context merge/erase command", partitions,
-                  Cleanup.DELETE, 7 * DAY_MS, internal=True),
+        TopicSpec(
+            names.validated,
+            "event_id",
+            "interaction/v1 (normalised)",
+            1,
+            Cleanup.DELETE,
+            7 * DAY_MS,
+            internal=True,
+        ),
+        # Also carries identity merges and erasures, in order with the events.
+        TopicSpec(
+            names.resolved,
+            "customer_id",
+            "resolved event / merge / erasure",
+            partitions,
+            Cleanup.DELETE,
+            7 * DAY_MS,
+            internal=True,
+        ),
+        TopicSpec(
+            names.contextualized,
+            "customer_id",
+            "event + context",
+            partitions,
+            Cleanup.DELETE,
+            7 * DAY_MS,
+            internal=True,
+        ),
     ]
 
 

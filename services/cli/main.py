@@ -11,8 +11,8 @@ import asyncio
 import typer
 from pydantic import ValidationError
 
-from libs.common.provision import provision, render
 from libs.common.broker_probe import BrokerUnreachableError
+from libs.common.provision import provision, render
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
 
 app = typer.Typer(help="Operate Concierge: topics, smoke checks and more.", no_args_is_help=True)
@@ -24,7 +24,9 @@ def _settings() -> CommonSettings:
 
 @app.command("provision")
 def provision_command(
-    check: bool = typer.Option(False, "--check", help="Report missing topics and drift; create nothing."),
+    check: bool = typer.Option(
+        False, "--check", help="Report missing topics and drift; create nothing."
+    ),
 ) -> None:
     """Create every contract and internal topic; report drift on existing ones."""
     report = asyncio.run(provision(_settings(), create=not check))
@@ -34,7 +36,9 @@ def provision_command(
 
 
 @app.command("smoke")
-def smoke_command(messages: int = typer.Option(100, min=1, help="How many records to round-trip.")) -> None:
+def smoke_command(
+    messages: int = typer.Option(100, min=1, help="How many records to round-trip."),
+) -> None:
     """Produce and consume through the shared client factory and time it."""
     from services.cli.smoke import run_smoke
 

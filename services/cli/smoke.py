@@ -24,7 +24,9 @@ class SmokeResult:
     seconds: float
 
 
-async def run_smoke(settings: CommonSettings, messages: int = 100, timeout: float = 30.0) -> SmokeResult:
+async def run_smoke(
+    settings: CommonSettings, messages: int = 100, wait_seconds: float = 30.0
+) -> SmokeResult:
     topic = f"{settings.topic_prefix}concierge.smoke.{uuid.uuid4().hex[:8]}"
     admin = create_admin(settings, client_id="concierge-smoke")
     await admin.start()
@@ -33,8 +35,12 @@ async def run_smoke(settings: CommonSettings, messages: int = 100, timeout: floa
     finally:
         await admin.close()
     producer = create_producer(settings, client_id="concierge-smoke-producer")
-    consumer = create_consumer(settings, topic, client_id="concierge-smoke-consumer",
-                               group_id=f"concierge-smoke-{uuid.uuid4().hex[:8]}")
+    consumer = create_consumer(
+        settings,
+        topic,
+        client_id="concierge-smoke-consumer",
+        group_id=f"concierge-smoke-{uuid.uuid4().hex[:8]}",
+    )
     started = time.perf_counter()
     await producer.start()
     await consumer.start()
@@ -43,7 +49,7 @@ async def run_smoke(settings: CommonSettings, messages: int = 100, timeout: floa
         for number in range(messages):
             await producer.send(topic, key=f"k{number % 7}".encode(), value=f"{number}".encode())
         await producer.flush()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         while received < messages and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             received += sum(len(records) for records in batches.values())

@@ -28,13 +28,16 @@ async def test_records_produced_by_the_factory_are_consumed_in_order_per_key(
     topic = f"{kafka_settings.topic_prefix}roundtrip"
     await _create_topic(kafka_settings, topic)
     producer = create_producer(kafka_settings, client_id="test-producer")
-    consumer = create_consumer(kafka_settings, topic, client_id="test-consumer",
-                               group_id=f"g-{uuid.uuid4().hex}")
+    consumer = create_consumer(
+        kafka_settings, topic, client_id="test-consumer", group_id=f"g-{uuid.uuid4().hex}"
+    )
     await producer.start()
     await consumer.start()
     try:
         for number in range(50):
-            await producer.send(topic, key=f"customer-{number % 3}".encode(), value=str(number).encode())
+            await producer.send(
+                topic, key=f"customer-{number % 3}".encode(), value=str(number).encode()
+            )
         await producer.flush()
         seen: dict[bytes, list[int]] = {}
         loop = asyncio.get_running_loop()
@@ -42,7 +45,8 @@ async def test_records_produced_by_the_factory_are_consumed_in_order_per_key(
         while sum(map(len, seen.values())) < 50 and loop.time() < deadline:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
-                    assert record.key is not None and record.value is not None
+                    assert record.key is not None
+                    assert record.value is not None
                     seen.setdefault(record.key, []).append(int(record.value))
     finally:
         await consumer.stop()
@@ -52,7 +56,9 @@ async def test_records_produced_by_the_factory_are_consumed_in_order_per_key(
         assert values == sorted(values), f"{key!r} out of order"
 
 
-async def test_the_factory_producer_is_idempotent_with_acks_all(kafka_settings: CommonSettings) -> None:
+async def test_the_factory_producer_is_idempotent_with_acks_all(
+    kafka_settings: CommonSettings,
+) -> None:
     topic = f"{kafka_settings.topic_prefix}idempotent"
     await _create_topic(kafka_settings, topic, partitions=1)
     producer = create_producer(kafka_settings, client_id="test-idempotent")
@@ -69,7 +75,9 @@ async def test_the_factory_producer_is_idempotent_with_acks_all(kafka_settings: 
         await producer.stop()
 
 
-async def test_a_consumer_from_the_factory_commits_only_when_told(kafka_settings: CommonSettings) -> None:
+async def test_a_consumer_from_the_factory_commits_only_when_told(
+    kafka_settings: CommonSettings,
+) -> None:
     topic = f"{kafka_settings.topic_prefix}commits"
     await _create_topic(kafka_settings, topic, partitions=1)
     group = f"g-{uuid.uuid4().hex}"
@@ -83,7 +91,8 @@ async def test_a_consumer_from_the_factory_commits_only_when_told(kafka_settings
         await consumer.start()
         try:
             record = await asyncio.wait_for(consumer.getone(), timeout=30)
-            return record.value
+            value: bytes | None = record.value
+            return value
         finally:
             await consumer.stop()
 

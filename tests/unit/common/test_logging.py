@@ -12,7 +12,9 @@ def _last_json_line(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
     return dict(json.loads(lines[-1]))
 
 
-def test_lines_are_json_with_the_ids_bound_for_the_message(capsys: pytest.CaptureFixture[str]) -> None:
+def test_lines_are_json_with_the_ids_bound_for_the_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     configure_logging("INFO", "json")
     with bound_ids(event_id="e-1", customer_id="c-9", decision_id=None):
         get_logger("t").info("handled", outcome="forwarded")

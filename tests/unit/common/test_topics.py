@@ -20,7 +20,8 @@ def test_a_prefix_applies_to_every_topic_and_internal_topics_never_collide() -> 
     specs = all_topics(TopicNames(prefix="dev."), partitions=2)
     assert all(spec.name.startswith("dev.") for spec in specs)
     internal = [spec.name for spec in specs if spec.internal]
-    assert internal and all(name.startswith("dev.concierge.internal.") for name in internal)
+    assert internal
+    assert all(name.startswith("dev.concierge.internal.") for name in internal)
 
 
 def test_the_channel_of_an_interactions_topic_is_known() -> None:

@@ -1,0 +1,79 @@
+"""Per-message failure policy for Faust agents.
+
+Faust acks a message whose handler raised, so an exception escaping an agent
+loses that record. Every handler therefore runs inside ``Guard.run``:
+
+- a Kafka or network failure (after aiokafka's own bounded retries) is
+  transient: the process exits at once with ``EXIT_KAFKA_UNAVAILABLE`` without
+  committing, so the orchestrator restarts it and the record is redelivered;
+- any other exception is a bug on this record: it is dead-lettered to
+  ``interactions.dlq`` with code ``internal_error`` and its source offset, so
+  an operator can replay it once fixed, and the stream goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+
+from libs.common.logging import get_logger
+from libs.contract.codec import to_json_bytes
+from libs.contract.dlq import DeadLetter, ErrorCode, ErrorInfo, SourceRef
+
+EXIT_KAFKA_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    KafkaError,
+    ConnectionError,
+    asyncio.TimeoutError,
+)
+
+SendToDlq = Callable[[bytes | None, bytes], Awaitable[object]]
+
+
+class Guard:
+    def __init__(self, service: str, send_to_dlq: SendToDlq, failures: Counter) -> None:
+        self._service = service
+        self._send_to_dlq = send_to_dlq
+        self._failures = failures
+        self._log = get_logger(f"concierge.{service}")
+
+    async def run(
+        self,
+        handler: Callable[[], Awaitable[None]],
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        source: SourceRef,
+    ) -> None:
+        try:
+            await handler()
+        except TRANSIENT_ERRORS as error:
+            self._log.critical(
+                "kafka_unavailable_exiting", error=repr(error), source=source.model_dump()
+            )
+            sys.stdout.flush()
+            # Exit without committing: the uncommitted records are redelivered
+            # to the restarted worker, and every stage is idempotent per event.
+            os._exit(EXIT_KAFKA_UNAVAILABLE)
+        except Exception as error:
+            self._failures.labels(type(error).__name__).inc()
+            self._log.exception("handler_failed_dead_lettered", source=source.model_dump())
+            letter = DeadLetter(
+                error=ErrorInfo(
+                    code=ErrorCode.internal_error,
+                    message=f"{self._service} failed on this record ({type(error).__name__})",
+                    path=None,
+                ),
+                original=None if value is None else base64.b64encode(value).decode("ascii"),
+                original_size=0 if value is None else len(value),
+                source=source,
+                rejected_at=datetime.now(UTC),
+            )
+            await self._send_to_dlq(key, to_json_bytes(letter))

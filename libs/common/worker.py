@@ -1,0 +1,82 @@
+"""Run a service process: one entrypoint shape for every service.
+
+Start-up fails fast, with one line that names the problem, on a bad setting,
+a taken port or an unreachable broker, so an orchestrator's restart loop shows
+the cause instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+import faust
+from faust.worker import Worker
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from libs.common.broker_probe import BrokerUnreachableError, wait_for_broker
+from libs.common.health import PortInUseError, ensure_port_free
+from libs.common.logging import configure_logging, get_logger
+from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+CONFIG_ERROR_EXIT = 2
+
+
+def _fail(service: str, problem: str) -> NoReturn:
+    print(f"concierge-{service}: {problem}", file=sys.stderr)
+    sys.exit(CONFIG_ERROR_EXIT)
+
+
+def load_or_exit(service: str, settings_type: type[SettingsT]) -> SettingsT:
+    try:
+        return load_settings(settings_type)
+    except UnknownSettingError as error:
+        _fail(service, str(error))
+    except ValidationError as error:
+        prefix = str(settings_type.model_config.get("env_prefix", ""))
+        problems = "; ".join(
+            f"{prefix}{'_'.join(map(str, e['loc']))}".upper() + f": {e['msg']}"
+            for e in error.errors()
+        )
+        _fail(service, f"invalid settings: {problems}")
+
+
+def prepare(service: str, common: CommonSettings, http_port: int) -> asyncio.AbstractEventLoop:
+    """Logging, the port and the broker, checked before anything starts."""
+    configure_logging(common.log_level, common.log_format)
+    try:
+        ensure_port_free(common.http_host, http_port)
+    except PortInUseError as error:
+        _fail(service, str(error))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(
+            wait_for_broker(common.kafka_bootstrap_servers, common.broker_wait_seconds)
+        )
+    except BrokerUnreachableError as error:
+        _fail(service, str(error))
+    get_logger(f"concierge.{service}").info("starting", http_port=http_port)
+    return loop
+
+
+def run_faust_service(
+    service: str,
+    settings_type: type[SettingsT],
+    create_app: Callable[[SettingsT], faust.App],
+    common_of: Callable[[SettingsT], CommonSettings],
+    port_of: Callable[[SettingsT], int],
+) -> None:
+    settings = load_or_exit(service, settings_type)
+    common = common_of(settings)
+    loop = prepare(service, common, port_of(settings))
+    app = create_app(settings)
+    level = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}[
+        common.log_level
+    ]
+    worker = Worker(app, loop=loop, loglevel=level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

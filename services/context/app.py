@@ -1,0 +1,201 @@
+"""Composition point of the context service: one live context per customer.
+
+Reads the resolved stream (keyed by customer), applies the pure reducers,
+stores the context in a RocksDB table with a changelog, and emits each event
+with the context it produced. Serves the context to agent desktops from the
+worker that owns the customer's partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import faust
+import orjson
+from faust.web import Request, Response, View
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from libs.common.faust_app import (
+    create_faust_app,
+    create_table,
+    faust_ready,
+    install_health_views,
+    source_of,
+)
+from libs.common.guard import Guard
+from libs.common.health import HealthState
+from libs.common.logging import bound_ids, get_logger
+from libs.common.topics import TopicNames
+from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
+from services.context.domain.merge import adopt_provisional, is_expired, merge_contexts
+from services.context.domain.model import CustomerContext
+from services.context.domain.reducers import apply_event
+from services.context.domain.summary import summarize
+from services.context.records import ContextualizedRecord, encode_contextualized
+from services.context.settings import ContextSettings
+
+log = get_logger("concierge.context")
+SWEEP_INTERVAL_SECONDS = 3600.0
+
+
+def create_app(settings: ContextSettings) -> faust.App:
+    common = settings.common
+    names = TopicNames(common.topic_prefix)
+    app = create_faust_app(
+        "context",
+        common,
+        web_port=settings.http_port,
+        data_dir=settings.data_dir,
+        standby_replicas=settings.standby_replicas,
+    )
+    registry = CollectorRegistry()
+    handled = Counter(
+        "concierge_context_records",
+        "Resolved records handled, by kind",
+        ["kind"],
+        registry=registry,
+    )
+    context_bytes = Histogram(
+        "concierge_context_bytes",
+        "Stored size of a context after an event",
+        buckets=(512, 1024, 2048, 4096, 8192, 16384, 32768, 65536),
+        registry=registry,
+    )
+    health = HealthState("context", registry=registry)
+    health.add_readiness_check("worker", lambda: faust_ready(app))
+    install_health_views(app, health)
+
+    contexts = create_table(
+        app,
+        "customer-contexts",
+        partitions=common.partitions,
+        help="customer_id -> CustomerContext",
+    )
+    resolved = app.topic(names.resolved)
+    contextualized = app.topic(names.contextualized)
+    dlq = app.topic(names.dlq)
+    failures = Counter(
+        "concierge_context_failures",
+        "Records dead-lettered by a handler bug",
+        ["error"],
+        registry=registry,
+    )
+    guard = Guard("context", lambda key, value: dlq.send(key=key, value=value), failures)
+    anonymous_ttl = timedelta(days=settings.anonymous_ttl_days)
+
+    def load(customer_id: str) -> CustomerContext | None:
+        raw = contexts.get(customer_id)
+        return None if raw is None else CustomerContext.from_bytes(raw)
+
+    def store(context: CustomerContext) -> None:
+        data = context.to_bytes()
+        context_bytes.observe(len(data))
+        contexts[context.customer_id] = data
+
+    async def on_event(record: ResolvedRecord) -> None:
+        assert record.event is not None
+        before = load(record.customer_id)
+        after = apply_event(
+            before, record.event, record.customer_id, record.provisional, datetime.now(UTC)
+        )
+        if after is not before:
+            store(after)
+        # Emitted even for an event already applied (a redelivery): what it
+        # produced last time may not have been sent; decisions dedupe by event.
+        out = ContextualizedRecord("event", record.customer_id, event=record.event, context=after)
+        await contextualized.send(key=record.customer_id.encode(), value=encode_contextualized(out))
+
+    async def on_merge_out(record: ResolvedRecord) -> None:
+        source = load(record.customer_id)
+        if source is None or record.merge_target is None:
+            return
+        contexts.pop(record.customer_id, None)
+        carry = ResolvedRecord(
+            kind="merge_in",
+            customer_id=record.merge_target,
+            merged_context=orjson.loads(source.to_bytes()),
+        )
+        await resolved.send(key=record.merge_target.encode(), value=carry.to_bytes())
+
+    def on_merge_in(record: ResolvedRecord) -> None:
+        if record.merged_context is None:
+            return
+        source = CustomerContext.from_bytes(orjson.dumps(record.merged_context))
+        target = load(record.customer_id)
+        merged = (
+            adopt_provisional(source, record.customer_id)
+            if target is None
+            else merge_contexts(target, source)
+        )
+        if merged is not target:
+            store(merged)
+
+    async def on_erasure(record: ResolvedRecord) -> None:
+        contexts.pop(record.customer_id, None)
+        out = ContextualizedRecord("erasure", record.customer_id, erasure=record.erasure)
+        await contextualized.send(key=record.customer_id.encode(), value=encode_contextualized(out))
+        log.info("context_erased")
+
+    def on_expire(record: ResolvedRecord) -> None:
+        context = load(record.customer_id)
+        # Re-checked here: an event may have arrived since the sweep asked.
+        if context is not None and is_expired(context, datetime.now(UTC), anonymous_ttl):
+            contexts.pop(record.customer_id, None)
+
+    async def handle(value: bytes) -> None:
+        record = decode_resolved(value)
+        event_id = record.event.event_id if record.event else None
+        with bound_ids(customer_id=record.customer_id, event_id=event_id):
+            handled.labels(record.kind).inc()
+            if record.kind == "event":
+                await on_event(record)
+            elif record.kind == "merge_out":
+                await on_merge_out(record)
+            elif record.kind == "merge_in":
+                on_merge_in(record)
+            elif record.kind == "erasure":
+                await on_erasure(record)
+            else:
+                on_expire(record)
+
+    @app.agent(resolved, name="context-apply")
+    async def context_apply(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            await guard.run(
+                partial(handle, message.value),
+                key=message.key,
+                value=message.value,
+                source=source_of(event),
+            )
+
+    @app.timer(SWEEP_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
+    async def sweep_quiet_provisional_contexts() -> None:
+        # Tables change only inside a stream, so the sweep asks the agent to expire.
+        now = datetime.now(UTC)
+        for scanned, (key, raw) in enumerate(list(contexts.items())):
+            if scanned % 500 == 499:
+                await asyncio.sleep(0)  # let the agent run between slices of a long scan
+            context = CustomerContext.from_bytes(raw)
+            if is_expired(context, now, anonymous_ttl):
+                customer_id = key.decode() if isinstance(key, bytes) else key
+                expire = ResolvedRecord(kind="expire", customer_id=customer_id)
+                await resolved.send(key=customer_id.encode(), value=expire.to_bytes())
+
+    @app.page("/v1/customers/{customer_id}/context")
+    class CustomerContextView(View):
+        @app.table_route(table=contexts, match_info="customer_id")  # type: ignore[arg-type]
+        async def get(self, request: Request, customer_id: str) -> Response:
+            context = load(customer_id)
+            if context is None:
+                return self.json(
+                    {"error": "unknown_customer", "customer_id": customer_id}, status=404
+                )
+            return self.bytes(
+                orjson.dumps(summarize(context, datetime.now(UTC))), content_type="application/json"
+            )
+
+    return app

@@ -1,0 +1,161 @@
+"""Composition point of the identity service: dedupe, resolve, re-key by customer.
+
+It reads the single-partition validated stream, so one writer owns every
+identifier link and no two events can race to link the same identifier.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry, Counter
+
+from libs.common.faust_app import (
+    create_faust_app,
+    create_table,
+    faust_ready,
+    install_health_views,
+    source_of,
+)
+from libs.common.guard import Guard
+from libs.common.health import HealthState
+from libs.common.logging import bound_ids, get_logger
+from libs.common.table_views import DecodingView
+from libs.common.topics import TopicNames
+from libs.pipeline.envelopes import ResolvedRecord, ValidatedRecord, decode_validated
+from services.identity.dedupe import Sighting, classify, decode_source, encode_source
+from services.identity.domain.erasure import plan_erasure
+from services.identity.domain.records import IdentifierSet, LinkRecord
+from services.identity.domain.update import plan_identity_update
+from services.identity.settings import IdentitySettings
+
+log = get_logger("concierge.identity")
+# The validated topic has one partition (see libs/common/topics.py), so do the tables.
+IDENTITY_PARTITIONS = 1
+
+
+def create_app(settings: IdentitySettings) -> faust.App:
+    common = settings.common
+    names = TopicNames(common.topic_prefix)
+    app = create_faust_app(
+        "identity",
+        common,
+        web_port=settings.http_port,
+        data_dir=settings.data_dir,
+        standby_replicas=settings.standby_replicas,
+    )
+    registry = CollectorRegistry()
+    outcomes = Counter(
+        "concierge_identity_events", "Validated records by outcome", ["outcome"], registry=registry
+    )
+    merges = Counter(
+        "concierge_identity_merges", "Provisional customers merged into another", registry=registry
+    )
+    health = HealthState("identity", registry=registry)
+    health.add_readiness_check("worker", lambda: faust_ready(app))
+    install_health_views(app, health)
+
+    links = create_table(
+        app, "identifier-links", partitions=IDENTITY_PARTITIONS, help="identifier key -> LinkRecord"
+    )
+    identifier_sets = create_table(
+        app,
+        "customer-identifiers",
+        partitions=IDENTITY_PARTITIONS,
+        help="customer_id -> IdentifierSet",
+    )
+    seen_events = create_table(
+        app,
+        "seen-event-ids",
+        partitions=IDENTITY_PARTITIONS,
+        ttl=timedelta(hours=settings.dedupe_horizon_hours),
+        help="event_id -> the input record it was first seen in",
+    )
+    links_view = DecodingView(links, LinkRecord.from_bytes)
+    sets_view = DecodingView(identifier_sets, IdentifierSet.from_bytes)
+
+    validated = app.topic(names.validated, partitions=IDENTITY_PARTITIONS)
+    resolved = app.topic(names.resolved)
+    dlq = app.topic(names.dlq)
+    failures = Counter(
+        "concierge_identity_failures",
+        "Records dead-lettered by a handler bug",
+        ["error"],
+        registry=registry,
+    )
+    guard = Guard("identity", lambda key, value: dlq.send(key=key, value=value), failures)
+
+    async def resolve_event(record: ValidatedRecord) -> None:
+        event = record.event
+        assert event is not None
+        sighting = classify(decode_source(seen_events.get(event.event_id)), record.source)
+        if sighting is Sighting.REPEAT:
+            outcomes.labels("duplicate").inc()
+            log.info("duplicate_dropped", first_seen=decode_source(seen_events.get(event.event_id)))
+            return
+        update = plan_identity_update(event, links_view, sets_view, datetime.now(UTC))
+        for key, link in update.link_writes.items():
+            links[key] = link.to_bytes()
+        for key in update.link_deletes:
+            links.pop(key, None)
+        for customer_id, identifier_set in update.set_writes.items():
+            identifier_sets[customer_id] = identifier_set.to_bytes()
+        for customer_id in update.set_deletes:
+            identifier_sets.pop(customer_id, None)
+        resolution = update.resolution
+        for merged in resolution.merges:
+            merges.inc()
+            out = ResolvedRecord(
+                kind="merge_out", customer_id=merged, merge_target=resolution.customer_id
+            )
+            await resolved.send(key=merged.encode(), value=out.to_bytes())
+        out = ResolvedRecord(
+            kind="event",
+            customer_id=resolution.customer_id,
+            provisional=resolution.provisional,
+            event=event,
+        )
+        await resolved.send(key=resolution.customer_id.encode(), value=out.to_bytes())
+        seen_events[event.event_id] = encode_source(record.source)
+        outcomes.labels("redelivered" if sighting is Sighting.REDELIVERY else "resolved").inc()
+        with bound_ids(customer_id=resolution.customer_id):
+            log.debug("resolved", provisional=resolution.provisional, merges=resolution.merges)
+
+    async def erase(record: ValidatedRecord) -> None:
+        request = record.erasure
+        assert request is not None
+        erasure = plan_erasure(request.customer_id, links_view, sets_view)
+        for key in erasure.link_deletes:
+            links.pop(key, None)
+        for customer_id in erasure.set_deletes:
+            identifier_sets.pop(customer_id, None)
+        out = ResolvedRecord(kind="erasure", customer_id=request.customer_id, erasure=request)
+        await resolved.send(key=request.customer_id.encode(), value=out.to_bytes())
+        outcomes.labels("erasure").inc()
+        log.info("identity_erased", links_deleted=len(erasure.link_deletes))
+
+    async def handle(value: bytes) -> None:
+        record = decode_validated(value)
+        event_id = record.event.event_id if record.event else None
+        customer_id = record.erasure.customer_id if record.erasure else None
+        with bound_ids(event_id=event_id, customer_id=customer_id):
+            if record.kind == "erasure":
+                await erase(record)
+            else:
+                await resolve_event(record)
+
+    @app.agent(validated, name="identity-resolve")
+    async def identity_resolve(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            await guard.run(
+                partial(handle, message.value),
+                key=message.key,
+                value=message.value,
+                source=source_of(event),
+            )
+
+    return app
