@@ -89,6 +89,9 @@ def create_faust_app(
         topic_allow_declare=True,
         table_standby_replicas=standby_replicas,
         broker_commit_interval=commit_interval,
+        # A crashed worker's partitions move after 10 s, not Faust's 60 s default.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         table_cleanup_interval=60.0,
         stream_wait_empty=True,
         worker_redirect_stdouts=False,

@@ -96,7 +96,8 @@ def create_app(settings: ContextSettings) -> faust.App:
         contexts[context.customer_id] = data
 
     async def on_event(record: ResolvedRecord) -> None:
-        assert record.event is not None
+        if record.event is None:
+            raise ValueError("a record without its payload")
         before = load(record.customer_id)
         after = apply_event(
             before, record.event, record.customer_id, record.provisional, datetime.now(UTC)

@@ -90,7 +90,8 @@ def create_app(settings: IdentitySettings) -> faust.App:
 
     async def resolve_event(record: ValidatedRecord) -> None:
         event = record.event
-        assert event is not None
+        if event is None:
+            raise ValueError("a record without its payload")
         sighting = classify(decode_source(seen_events.get(event.event_id)), record.source)
         if sighting is Sighting.REPEAT:
             outcomes.labels("duplicate").inc()
@@ -126,7 +127,8 @@ def create_app(settings: IdentitySettings) -> faust.App:
 
     async def erase(record: ValidatedRecord) -> None:
         request = record.erasure
-        assert request is not None
+        if request is None:
+            raise ValueError("a record without its payload")
         erasure = plan_erasure(request.customer_id, links_view, sets_view)
         for key in erasure.link_deletes:
             links.pop(key, None)

@@ -1,0 +1,341 @@
+"""Decision throughput and latency of the pure ``decide``, on one core.
+
+    .venv/bin/python -m bench.decision_bench [--customers 2000] [--decisions 30000] [--json PATH]
+
+Contexts are realistic: each customer's is built by the context service's own
+reducers from a generated history (consent, profile, purchases, browsing, calls,
+store visits, now and then a complaint or a failed checkout). Each measured
+decision is one triggering event for one customer, with a contact history that
+already holds earlier decisions. Measured: (a) the starter catalogue, (b) 500
+generated actions; and, as a baseline in the same run, the same loop doing only
+the facts extraction a decision starts with (facts view, frustration findings,
+timezone, candidate lookup), so the ratio shows what the rules themselves cost.
+
+Targets (docs/decisioning.md): p99 < 200 us and >= 20,000 decisions/s per core
+with the starter catalogue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from libs.contract.interaction import InteractionEvent
+from services.context.domain.model import CustomerContext
+from services.context.domain.reducers import apply_event
+from services.decision.domain.catalogue import (
+    Catalogue,
+    DecisionConfig,
+    load_config,
+    parse_catalogue,
+)
+from services.decision.domain.clock import customer_zone
+from services.decision.domain.decide import decide
+from services.decision.domain.facts import DecisionFacts
+from services.decision.domain.history import ContactHistory
+from services.decision.domain.policies import Policies
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "deploy" / "config"
+NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+TRIGGERS = {
+    "web": ["page_view", "page_view", "page_view", "search", "cart_add", "checkout_failed"],
+    "mobile": ["screen_view", "screen_view", "app_open", "cart_add", "checkout_failed"],
+    "phone": ["call_started", "call_connected", "ivr_step", "call_abandoned"],
+    "store": ["store_visit", "store_visit", "return"],
+}
+CATEGORIES = ["phones", "laptops", "tablets", "accessories", "broadband", "plans", "bags"]
+TIERS = [None, "bronze", "silver", "gold", "platinum"]
+
+
+@dataclass(frozen=True)
+class Case:
+    event: InteractionEvent
+    context: CustomerContext
+    history: ContactHistory
+
+
+class _Events:
+    def __init__(self, rng: random.Random, customer: str) -> None:
+        self.rng = rng
+        self.customer = customer
+        self.count = 0
+
+    def make(self, type_: str, channel: str, at: datetime, **attributes: Any) -> InteractionEvent:
+        self.count += 1
+        return InteractionEvent.model_validate(
+            {
+                "schema": "interaction/v1",
+                "event_id": f"{self.customer}-{self.count}",
+                "type": type_,
+                "channel": channel,
+                "occurred_at": at.isoformat(),
+                "identity": {"customer_id": self.customer},
+                "attributes": attributes,
+            }
+        )
+
+    def trigger(self, channel: str, at: datetime) -> InteractionEvent:
+        type_ = self.rng.choice(TRIGGERS[channel])
+        attributes: Any = {
+            "page_view": {
+                "page_type": self.rng.choice(["product", "home", "account", "help"]),
+                "category": self.rng.choice(CATEGORIES),
+            },
+            "screen_view": {"page_type": "product", "category": self.rng.choice(CATEGORIES)},
+            "search": {"query": "x", "results_count": self.rng.choice([0, 3, 12])},
+            "cart_add": {
+                "product_id": f"p{self.rng.randrange(50)}",
+                "category": self.rng.choice(CATEGORIES),
+            },
+            "ivr_step": {"menu": self.rng.choice(["main", "billing", "tech"])},
+            "call_abandoned": {"stage": "queue", "wait_seconds": 240},
+            "store_visit": {"store_id": "s1"},
+            "return": {"product_id": "p1"},
+        }.get(type_, {})
+        return self.make(type_, channel, at, **attributes)
+
+
+def realistic_case(
+    rng: random.Random, number: int, catalogue: Catalogue, policies: Policies
+) -> Case:
+    customer = f"c{number}"
+    events = _Events(rng, customer)
+    at = NOW - timedelta(days=40)
+    history_events = [
+        events.make("consent_updated", "web", at, purpose="marketing", granted=rng.random() < 0.7),
+        events.make(
+            "profile_updated",
+            "web",
+            at,
+            segment=rng.choice(["residential", "family"]),
+            life_stage=rng.choice(["young", "family", "established"]),
+            timezone=rng.choice(["Europe/London", "Europe/Paris", "America/New_York"]),
+            **({"value_tier": tier} if (tier := rng.choice(TIERS)) else {}),
+        ),
+    ]
+    for _ in range(rng.randrange(15, 45)):
+        at += timedelta(minutes=rng.randrange(5, 1800))
+        if at >= NOW - timedelta(minutes=1):
+            break
+        channel = rng.choice(["web", "web", "mobile", "phone", "store"])
+        roll = rng.random()
+        if roll < 0.06:
+            category = rng.choice(CATEGORIES)
+            history_events.append(
+                events.make(
+                    "purchase",
+                    channel,
+                    at,
+                    order_id=f"o{events.count}",
+                    items=[{"product_id": f"p{rng.randrange(50)}", "category": category}],
+                )
+            )
+        elif roll < 0.08:
+            history_events.append(events.make("complaint_opened", channel, at, case_id="k1"))
+        elif roll < 0.10:
+            history_events.append(events.make("complaint_resolved", channel, at, case_id="k1"))
+        elif roll < 0.13:
+            history_events.append(
+                events.make(
+                    "action_dismissed",
+                    channel,
+                    at,
+                    decision_id="d",
+                    action_id=rng.choice(catalogue.actions).id,
+                )
+            )
+        else:
+            history_events.append(events.trigger(channel, at))
+    context: CustomerContext | None = None
+    history = ContactHistory.empty(customer)
+    for item in history_events:
+        context = apply_event(context, item, customer, False, item.occurred_at)
+        # Earlier decisions fill the contact history as the service would.
+        history = decide(item, context, history, catalogue, policies, item.occurred_at).history
+    trigger = events.trigger(rng.choice(list(TRIGGERS)), NOW)
+    context = apply_event(context, trigger, customer, False, NOW)
+    return Case(trigger, context, history)
+
+
+def generated_catalogue(size: int, version: str, seed: int = 7) -> Catalogue:
+    """``size`` actions spread over kinds, channels and triggers, with typical conditions."""
+    rng = random.Random(seed)
+    conditions: list[Callable[[], dict[str, Any]]] = [
+        lambda: {"attribute": "profile.value_tier", "in": rng.sample(TIERS[1:], 2)},
+        lambda: {
+            "purchased_category_within": {"category": rng.choice(CATEGORIES), "within": "30d"}
+        },
+        lambda: {"frustrated": True},
+        lambda: {"has_open_complaint": rng.random() < 0.5},
+        lambda: {
+            "any": [{"cart_not_empty": True}, {"attribute": "event.page_type", "equals": "product"}]
+        },
+        lambda: {"not": {"signal": "failed_checkout", "within": "1h", "at_least": 1}},
+        lambda: {"attribute": "profile.segment", "equals": rng.choice(["residential", "family"])},
+    ]
+    actions = []
+    for index in range(size):
+        kind = rng.choice(["offer", "offer", "offer", "service", "routing", "info"])
+        channels = rng.sample(list(TRIGGERS), rng.randrange(1, 4))
+        triggers = sorted({rng.choice(TRIGGERS[channel]) for channel in channels for _ in range(2)})
+        actions.append(
+            {
+                "id": f"{kind}.generated_{index:04d}",
+                "kind": kind,
+                "category": rng.choice(CATEGORIES),
+                "title": f"generated {index}",
+                "channels": channels,
+                "triggers": triggers,
+                "payload": {"template_id": f"t{index}"},
+                "propensity": round(rng.uniform(0.01, 0.9), 3),
+                "value": round(rng.uniform(1, 100), 1),
+                "eligibility": {
+                    "all": [rng.choice(conditions)() for _ in range(rng.randrange(1, 3))]
+                },
+                "suitability": [{"when": rng.choice(conditions)(), "weight": 1.2}],
+            }
+        )
+    return parse_catalogue({"actions": actions}, version)
+
+
+def facts_only(case: Case, catalogue: Catalogue, policies: Policies) -> object:
+    """The baseline: what every decision does before any rule runs."""
+    channel = case.event.channel.value
+    customer_zone(case.context, policies.caps)
+    facts = DecisionFacts(
+        case.context, channel, NOW, policies.frustration, case.event.type, case.event.attributes
+    )
+    return facts.findings, catalogue.for_event(case.event.type, channel)
+
+
+def full_decision(case: Case, catalogue: Catalogue, policies: Policies) -> object:
+    return decide(case.event, case.context, case.history, catalogue, policies, NOW)
+
+
+def measure(
+    name: str,
+    step: Callable[[Case, Catalogue, Policies], object],
+    cases: Sequence[Case],
+    catalogue: Catalogue,
+    policies: Policies,
+    decisions: int,
+) -> dict[str, Any]:
+    for case in cases[:500]:  # warm caches (zoneinfo, pydantic validators)
+        step(case, catalogue, policies)
+    samples = []
+    clock = time.perf_counter_ns
+    gc.collect()
+    started, cpu_started = clock(), time.process_time()
+    for index in range(decisions):
+        case = cases[index % len(cases)]
+        before = clock()
+        step(case, catalogue, policies)
+        samples.append(clock() - before)
+    wall = (clock() - started) / 1e9
+    # CPU time as well: on a shared machine the wall clock also counts other processes.
+    cpu = time.process_time() - cpu_started
+    samples.sort()
+    result = {
+        "name": name,
+        "decisions": decisions,
+        "per_second": round(decisions / wall),
+        "per_cpu_second": round(decisions / cpu),
+        "mean_us": round(statistics.fmean(samples) / 1000, 1),
+        "p50_us": round(samples[len(samples) // 2] / 1000, 1),
+        "p99_us": round(samples[int(len(samples) * 0.99)] / 1000, 1),
+        "max_us": round(samples[-1] / 1000, 1),
+    }
+    print(
+        f"{name:<32} {result['per_second']:>8,}/s ({result['per_cpu_second']:>8,}/cpu-s)"
+        f"  p50 {result['p50_us']:>7.1f} us"
+        f"  p99 {result['p99_us']:>7.1f} us  max {result['max_us']:>8.1f} us"
+    )
+    return result
+
+
+def run(customers: int, decisions: int, seed: int) -> dict[str, Any]:
+    config: DecisionConfig = load_config(
+        CONFIG_DIR / "catalogue.yaml", CONFIG_DIR / "policies.yaml"
+    )
+    starter, policies = config.catalogue, config.policies
+    large = generated_catalogue(500, config.policy_version)
+    rng = random.Random(seed)
+    print(f"building {customers} realistic contexts ...")
+    starter_cases = [realistic_case(rng, n, starter, policies) for n in range(customers)]
+    large_cases = [realistic_case(rng, n, large, policies) for n in range(customers)]
+    with_action = sum(
+        bool(decide(c.event, c.context, c.history, starter, policies, NOW).actions)
+        for c in starter_cases
+    )
+    print(f"{with_action / len(starter_cases):.0%} of starter decisions yield an action\n")
+    results = [
+        measure(
+            "baseline: facts only (starter)",
+            facts_only,
+            starter_cases,
+            starter,
+            policies,
+            decisions,
+        ),
+        measure(
+            "decide, starter catalogue", full_decision, starter_cases, starter, policies, decisions
+        ),
+        measure("baseline: facts only (500)", facts_only, large_cases, large, policies, decisions),
+        measure("decide, 500 actions", full_decision, large_cases, large, policies, decisions),
+    ]
+    starter_result, large_result = results[1], results[3]
+    ratios = {
+        "starter_vs_baseline_p50": round(starter_result["p50_us"] / results[0]["p50_us"], 1),
+        "large_vs_baseline_p50": round(large_result["p50_us"] / results[2]["p50_us"], 1),
+        "large_vs_starter_p50": round(large_result["p50_us"] / starter_result["p50_us"], 1),
+    }
+    targets = {
+        "p99_us_below": 200,
+        "per_second_at_least": 20_000,
+        "p99_met": starter_result["p99_us"] < 200,
+        "throughput_met": starter_result["per_second"] >= 20_000,
+        "throughput_miss_factor": round(20_000 / starter_result["per_second"], 2),
+    }
+    print(f"\nratios {ratios}\ntargets (starter) {targets}")
+    return {
+        "command": "python -m bench.decision_bench",
+        "load_average": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "customers": customers,
+        "policy_version": config.policy_version,
+        "starter_actions": len(starter.actions),
+        "results": results,
+        "ratios": ratios,
+        "targets": targets,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--decisions", type=int, default=30_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    args = parser.parse_args(argv)
+    figures = run(args.customers, args.decisions, args.seed)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

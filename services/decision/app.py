@@ -1,0 +1,203 @@
+"""Composition point of the decision service: catalogue, contact history, outputs.
+
+Reads each event with its context, runs the pure ``decide``, keeps the
+customer's contact history in a RocksDB table (so caps hold exactly, even for
+a burst in one poll), and emits actions to ``actions.<channel>`` and
+suppression starts and lifts to ``suppressions``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import faust
+import orjson
+from faust.web import Request, Response, View
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from libs.common.faust_app import (
+    create_faust_app,
+    create_table,
+    faust_ready,
+    install_health_views,
+    source_of,
+)
+from libs.common.guard import Guard
+from libs.common.health import HealthState
+from libs.common.logging import bound_ids, get_logger
+from libs.common.topics import CHANNELS, TopicNames
+from libs.contract.codec import to_json_bytes
+from libs.contract.common import Channel
+from services.context.domain.model import CustomerContext
+from services.context.records import ContextualizedRecord, decode_contextualized
+from services.decision.domain.catalogue import DecisionConfig, load_config
+from services.decision.domain.decide import decide, next_best_action
+from services.decision.domain.history import ContactHistory
+from services.decision.domain.rules.erasure import erasure_suppression
+from services.decision.settings import DecisionSettings
+
+log = get_logger("concierge.decision")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def create_app(settings: DecisionSettings, config: DecisionConfig | None = None) -> faust.App:
+    common = settings.common
+    loaded = config or load_config(settings.catalogue_path, settings.policies_path)
+    names = TopicNames(common.topic_prefix)
+    app = create_faust_app(
+        "decision",
+        common,
+        web_port=settings.http_port,
+        data_dir=settings.data_dir,
+        standby_replicas=settings.standby_replicas,
+    )
+    registry = CollectorRegistry()
+    decisions = Counter(
+        "concierge_decision_decisions", "Events decided, by outcome", ["outcome"], registry=registry
+    )
+    actions_sent = Counter(
+        "concierge_decision_actions", "Actions emitted", ["channel", "kind"], registry=registry
+    )
+    suppressions_sent = Counter(
+        "concierge_decision_suppressions",
+        "Suppressions emitted",
+        ["reason", "state"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "concierge_decision_event_to_decision_seconds",
+        "From intake receiving an event to its decision",
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
+    failures = Counter(
+        "concierge_decision_failures",
+        "Records dead-lettered by a handler bug",
+        ["error"],
+        registry=registry,
+    )
+    health = HealthState("decision", registry=registry)
+    health.add_readiness_check("worker", lambda: faust_ready(app))
+    install_health_views(app, health)
+
+    histories = create_table(
+        app, "contact-history", partitions=common.partitions, help="customer_id -> ContactHistory"
+    )
+    # The context as of the customer's last event: lets the synchronous
+    # next-best-action query answer from this service's own state.
+    latest_contexts = create_table(
+        app, "latest-context", partitions=common.partitions, help="customer_id -> CustomerContext"
+    )
+    contextualized = app.topic(names.contextualized)
+    action_topics = {channel.value: app.topic(names.actions(channel)) for channel in CHANNELS}
+    suppressions = app.topic(names.suppressions)
+    dlq = app.topic(names.dlq)
+    guard = Guard("decision", lambda key, value: dlq.send(key=key, value=value), failures)
+
+    def load_history(customer_id: str) -> ContactHistory:
+        raw = histories.get(customer_id)
+        return ContactHistory.empty(customer_id) if raw is None else ContactHistory.from_json(raw)
+
+    async def on_event(record: ContextualizedRecord) -> None:
+        if record.event is None or record.context is None:
+            raise ValueError("an event record without its event or context")
+        now = datetime.now(UTC)
+        result = decide(
+            record.event,
+            record.context,
+            load_history(record.customer_id),
+            loaded.catalogue,
+            loaded.policies,
+            now,
+        )
+        key = record.customer_id.encode()
+        for action in result.actions:
+            await action_topics[action.channel].send(key=key, value=to_json_bytes(action))
+            actions_sent.labels(action.channel, action.action.kind).inc()
+        for suppression in result.suppressions:
+            await suppressions.send(key=key, value=to_json_bytes(suppression))
+            suppressions_sent.labels(suppression.reason, suppression.state).inc()
+        histories[record.customer_id] = result.history.to_json()
+        latest_contexts[record.customer_id] = record.context.to_bytes()
+        outcome = result.explanation.outcome
+        decisions.labels(outcome).inc()
+        if record.event.received_at is not None:
+            latency.observe(max(0.0, (now - record.event.received_at).total_seconds()))
+        with bound_ids(decision_id=result.explanation.decision_id):
+            log.info(
+                "decided",
+                outcome=outcome,
+                chosen=result.explanation.chosen,
+                suppressions=[s.reason for s in result.suppressions],
+            )
+
+    async def on_erasure(record: ContextualizedRecord) -> None:
+        if record.erasure is None:
+            raise ValueError("an erasure record without its request")
+        histories.pop(record.customer_id, None)
+        latest_contexts.pop(record.customer_id, None)
+        suppression = erasure_suppression(record.erasure, datetime.now(UTC))
+        await suppressions.send(key=record.customer_id.encode(), value=to_json_bytes(suppression))
+        suppressions_sent.labels(suppression.reason, suppression.state).inc()
+        log.info("history_erased")
+
+    async def handle(value: bytes) -> None:
+        record = decode_contextualized(value)
+        event_id = record.event.event_id if record.event else None
+        with bound_ids(customer_id=record.customer_id, event_id=event_id):
+            if record.kind == "erasure":
+                await on_erasure(record)
+            else:
+                await on_event(record)
+
+    @app.agent(contextualized, name="decision-decide")
+    async def decision_decide(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            await guard.run(
+                partial(handle, message.value),
+                key=message.key,
+                value=message.value,
+                source=source_of(event),
+            )
+
+    @app.page("/v1/customers/{customer_id}/next-best-action")
+    class NextBestActionView(View):
+        @app.table_route(table=histories, match_info="customer_id")  # type: ignore[arg-type]
+        async def get(self, request: Request, customer_id: str) -> Response:
+            channel = request.query.get("channel", "")
+            if channel not in {c.value for c in Channel}:
+                return self.json(
+                    {
+                        "error": "invalid_channel",
+                        "detail": "channel must be one of web, phone, mobile, store",
+                    },
+                    status=400,
+                )
+            raw_context = latest_contexts.get(customer_id)
+            if raw_context is None:
+                return self.json(
+                    {"error": "unknown_customer", "customer_id": customer_id}, status=404
+                )
+            answer = next_best_action(
+                CustomerContext.from_bytes(raw_context),
+                load_history(customer_id),
+                channel,
+                datetime.now(UTC),
+                loaded.catalogue,
+                loaded.policies,
+            )
+            body = {
+                "customer_id": customer_id,
+                "channel": channel,
+                "policy_version": loaded.policy_version,
+                "action": None
+                if answer.action is None
+                else orjson.loads(to_json_bytes(answer.action)),
+                "explanation": answer.explanation.to_dict(),
+            }
+            return self.bytes(orjson.dumps(body), content_type="application/json")
+
+    return app

@@ -1,0 +1,178 @@
+"""Arbitration: which of the candidate actions, if any, wins this decision.
+
+Every candidate passes the rules in a fixed order; the first that rules it out
+is recorded for the explanation. Rules that depend only on the kind of action
+(consent on this channel, open complaints, frustration, caps) are evaluated
+once per kind per decision, and per-action memories (last sends, purchases)
+are indexed once, so a large catalogue costs little more than its eligibility
+conditions. Survivors score ``propensity x value x context weight x lever``;
+the highest wins, ties going to the smaller action id (candidates arrive
+sorted by id), so the same inputs always give the same decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from libs.contract.common import ActionKind
+from services.decision.domain import explain
+from services.decision.domain.catalogue import ActionDef, Catalogue, effective_cooldown
+from services.decision.domain.explain import CandidateOutcome, Exclusion
+from services.decision.domain.facts import DecisionFacts
+from services.decision.domain.history import ContactHistory, SentAction
+from services.decision.domain.policies import Policies
+from services.decision.domain.rules import (
+    caps,
+    complaints,
+    consent,
+    cooldown,
+    fatigue,
+    frustration,
+    purchase,
+    suppressed,
+)
+
+# ``CandidateOutcome(...)`` runs a Python-level ``__new__``; building the tuple
+# directly is the same object at a fraction of the cost, once per candidate.
+_outcome = tuple.__new__
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    winner: ActionDef | None
+    score: float
+    weight: float
+    suitability: tuple[str, ...]
+    eligible: int
+    outcomes: tuple[CandidateOutcome, ...]
+
+
+class _Gates:
+    """The decision-wide part of the rules, computed once and on first need."""
+
+    def __init__(
+        self,
+        facts: DecisionFacts,
+        history: ContactHistory,
+        policies: Policies,
+        zone: tzinfo,
+        complaint_detail: str | None,
+    ) -> None:
+        self.facts = facts
+        self.complaint_detail = complaint_detail
+        self.history = history
+        self.policies = policies
+        self.zone = zone
+        self._last_sent: dict[str, SentAction] | None = None
+        self._purchases: purchase.RecentPurchases | None = None
+        self._suppressions = [
+            item for item in history.suppressions.values() if item.in_force(facts.now)
+        ]
+
+    def kind(self, kind: str) -> Exclusion | None:
+        """Kind-wide rules; the caller caches the answer per kind."""
+        facts, policies = self.facts, self.policies
+        context = facts.context
+        return (
+            consent.consent_exclusion(kind, facts.channel, context, policies.consent)
+            or complaints.complaint_exclusion(
+                kind, context, policies.complaints, self.complaint_detail
+            )
+            or frustration.frustration_exclusion(kind, facts.findings, policies.frustration)
+            or caps.cap_exclusion(
+                kind, facts.channel, self.history, policies.caps, facts.now, self.zone
+            )
+        )
+
+    def action(self, action: ActionDef) -> Exclusion | None:
+        """Per-action rules; each is skipped outright when there is nothing to check."""
+        facts, policies = self.facts, self.policies
+        if action.kind == ActionKind.offer and facts.context.purchases:
+            if self._purchases is None:
+                self._purchases = purchase.recent_purchases(
+                    facts.context, policies.recent_purchase, facts.now
+                )
+            excluded = purchase.purchase_exclusion(
+                action.category, action.products, self._purchases
+            )
+            if excluded is not None:
+                return excluded
+        if action.id in facts.context.outcomes:
+            excluded = fatigue.fatigue_exclusion(
+                action.id, facts.context, policies.fatigue, facts.now
+            )
+            if excluded is not None:
+                return excluded
+        if self._suppressions:
+            excluded = suppressed.suppression_exclusion(
+                action.id, action.kind, action.category, facts.channel, self._suppressions
+            )
+            if excluded is not None:
+                return excluded
+        if self.history.sent:
+            if self._last_sent is None:
+                self._last_sent = {sent.action_id: sent for sent in self.history.sent}
+            last = self._last_sent.get(action.id)
+            if last is not None:
+                return cooldown.cooldown_exclusion(
+                    last, effective_cooldown(action, policies), facts.now
+                )
+        return None
+
+
+def arbitrate(
+    candidates: Sequence[ActionDef],
+    facts: DecisionFacts,
+    history: ContactHistory,
+    catalogue: Catalogue,
+    policies: Policies,
+    zone: tzinfo,
+    complaint_detail: str | None = None,
+) -> Pick:
+    """``complaint_detail``: the open complaints described once by the caller, if any."""
+    gates = _Gates(facts, history, policies, zone, complaint_detail)
+    min_score = policies.arbitration.min_score
+    best: ActionDef | None = None
+    best_score = 0.0
+    best_weight = 1.0
+    best_reasons: tuple[str, ...] = ()
+    eligible = 0
+    outcomes: list[CandidateOutcome] = []
+    by_kind: dict[str, Exclusion | None] = {}
+    for action in candidates:
+        kind = action.kind
+        if kind not in by_kind:
+            by_kind[kind] = gates.kind(kind)
+        excluded = by_kind[kind]
+        eligibility = action.eligibility
+        if excluded is None and eligibility is not None and not eligibility.holds(facts):
+            excluded = catalogue.needs[action.id]
+        if excluded is None:
+            excluded = gates.action(action)
+        if excluded is not None:
+            outcomes.append(_outcome(CandidateOutcome, (action.id, None, excluded)))
+            continue
+        weight, reasons = context_weight(action, facts) if action.suitability else (1.0, ())
+        score = action.propensity * action.value * weight * action.lever
+        if score <= min_score:
+            low = Exclusion(explain.LOW_SCORE, f"score {score:.4g} is not above {min_score:g}")
+            outcomes.append(CandidateOutcome(action.id, score=score, excluded=low))
+            continue
+        eligible += 1
+        outcomes.append(_outcome(CandidateOutcome, (action.id, score, None)))
+        if best is None or score > best_score:
+            best, best_score, best_weight, best_reasons = action, score, weight, reasons
+    return Pick(best, best_score, best_weight, best_reasons, eligible, tuple(outcomes))
+
+
+def context_weight(action: ActionDef, facts: DecisionFacts) -> tuple[float, tuple[str, ...]]:
+    """The product of the weights of the suitability rules that hold, and their reasons."""
+    weight = 1.0
+    reasons: list[str] = []
+    for rule in action.suitability:
+        if rule.when.holds(facts):
+            weight *= rule.weight
+            reasons.append(f"{rule.reason or rule.when.describe()} (x{rule.weight:g})")
+    return weight, tuple(reasons)

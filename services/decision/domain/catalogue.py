@@ -1,0 +1,312 @@
+"""The action catalogue and the loader of both decision config files.
+
+Both files are validated completely at start-up; an invalid file stops the
+service with one line per problem naming the file, the path inside it and the
+reason, e.g. ``catalogue.yaml: actions[3].kind: Input should be 'service', ...``.
+The loaded :class:`Catalogue` is indexed by (event type, channel) once, so a
+decision only looks at actions that could answer its event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from libs.contract.common import ActionKind, Channel
+from libs.contract.vocabulary import allowed_channels, is_known_type
+from services.decision.domain.conditions import Condition
+from services.decision.domain.durations import Duration
+from services.decision.domain.explain import NOT_ELIGIBLE, Exclusion
+from services.decision.domain.policies import Policies
+
+_ACTION_ID = r"^[a-z0-9][a-z0-9._-]{0,127}$"
+
+
+class ConfigError(ValueError):
+    """An invalid config file: every problem as ``file: path: reason``."""
+
+    def __init__(self, file: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.file = file
+        self.problems = tuple(problems)
+        lines = [
+            f"{file}: {path}: {reason}" if path else f"{file}: {reason}"
+            for path, reason in problems
+        ]
+        super().__init__("\n".join(lines))
+
+
+class Weight(BaseModel):
+    """A suitability rule: when the condition holds, the context weight is multiplied."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    when: Condition
+    weight: float = Field(gt=0)
+    reason: str | None = None
+
+
+class ActionDef(BaseModel):
+    """One catalogue entry. Score = propensity x value x context weight x lever."""
+
+    # Kind and channels as plain strings (validated against the enums): cheaper to
+    # hash and compare on the hot path.
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=True)
+
+    id: str = Field(pattern=_ACTION_ID)
+    kind: ActionKind
+    category: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    # Shown in reasons: why a person would want this action at all.
+    reason: str | None = None
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    # Products this action offers: never offered again once bought.
+    products: tuple[str, ...] = ()
+    propensity: float = Field(ge=0, le=1)
+    value: float = Field(ge=0)
+    lever: float = Field(default=1.0, ge=0)
+    ttl: Duration | None = None
+    cooldown: Duration | None = None
+    # Event types this action answers in the stream; none = only on request
+    # (next-best-action queries from the agent desktop or the store app).
+    triggers: tuple[str, ...] = ()
+    eligibility: Condition | None = None
+    suitability: tuple[Weight, ...] = ()
+
+    @field_validator("channels", "triggers")
+    @classmethod
+    def _no_repeats(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once: {', '.join(repeated)}")
+        return values
+
+    @field_validator("triggers")
+    @classmethod
+    def _event_types(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not is_known_type(value):
+                raise ValueError(
+                    f"{value!r} is neither in the interaction/v1 vocabulary"
+                    " nor a custom x-<name> type"
+                )
+        return values
+
+    @field_validator("eligibility", mode="before")
+    @classmethod
+    def _list_means_all(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {"all": value} if value else None
+        return value
+
+    @field_validator("payload")
+    @classmethod
+    def _json_payload(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            orjson.dumps(value)
+        except TypeError as error:
+            raise ValueError(f"payload must be plain JSON: {error}") from error
+        return value
+
+
+class CatalogueFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    actions: tuple[ActionDef, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The validated actions, indexed for the hot path. Build with :func:`build_catalogue`."""
+
+    actions: tuple[ActionDef, ...]
+    policy_version: str
+    by_id: Mapping[str, ActionDef] = field(repr=False)
+    _by_trigger: Mapping[tuple[str, str], tuple[ActionDef, ...]] = field(repr=False)
+    _by_channel: Mapping[str, tuple[ActionDef, ...]] = field(repr=False)
+    # Explanations of "not eligible", rendered once rather than per decision.
+    needs: Mapping[str, Exclusion] = field(default_factory=dict, repr=False)
+    # The longest per-action cooldown: the contact history must remember that far back.
+    longest_cooldown: timedelta = timedelta(0)
+
+    def for_event(self, event_type: str, channel: str) -> tuple[ActionDef, ...]:
+        """Actions that answer this event type on this channel, sorted by id."""
+        return self._by_trigger.get((event_type, channel), ())
+
+    def for_channel(self, channel: str) -> tuple[ActionDef, ...]:
+        """Every action deliverable on the channel, sorted by id (for queries)."""
+        return self._by_channel.get(channel, ())
+
+
+def build_catalogue(
+    actions: Iterable[ActionDef], policy_version: str, file: str = "catalogue"
+) -> Catalogue:
+    """Index validated actions; rejects duplicate ids with the path of the repeat."""
+    ordered = tuple(actions)
+    seen: dict[str, int] = {}
+    problems: list[tuple[str, str]] = []
+    for index, action in enumerate(ordered):
+        if action.id in seen:
+            problems.append(
+                (
+                    f"actions[{index}].id",
+                    f"duplicate action id {action.id!r} (first at actions[{seen[action.id]}])",
+                )
+            )
+        else:
+            seen[action.id] = index
+    if problems:
+        raise ConfigError(file, problems)
+    by_trigger: dict[tuple[str, str], list[ActionDef]] = {}
+    by_channel: dict[str, list[ActionDef]] = {}
+    for action in sorted(ordered, key=lambda item: item.id):
+        for channel in action.channels:
+            by_channel.setdefault(channel, []).append(action)
+            for trigger in action.triggers:
+                # page_view never comes from the phone: keep impossible pairs out of the index.
+                if channel in allowed_channels(trigger):
+                    by_trigger.setdefault((trigger, channel), []).append(action)
+    return Catalogue(
+        actions=ordered,
+        policy_version=policy_version,
+        by_id={action.id: action for action in ordered},
+        _by_trigger={key: tuple(value) for key, value in by_trigger.items()},
+        _by_channel={key: tuple(value) for key, value in by_channel.items()},
+        needs={
+            action.id: Exclusion(NOT_ELIGIBLE, f"needs {action.eligibility.describe()}")
+            for action in ordered
+            if action.eligibility is not None
+        },
+        longest_cooldown=max(
+            (action.cooldown for action in ordered if action.cooldown is not None),
+            default=timedelta(0),
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionConfig:
+    catalogue: Catalogue
+    policies: Policies
+
+    @property
+    def policy_version(self) -> str:
+        return self.catalogue.policy_version
+
+
+def load_config(catalogue_path: Path, policies_path: Path) -> DecisionConfig:
+    """Read, validate and version both files; raises :class:`ConfigError` on any problem."""
+    catalogue_data = _read_yaml(catalogue_path)
+    policies_data = _read_yaml(policies_path)
+    version = policy_version_of(catalogue_data, policies_data)
+    return DecisionConfig(
+        catalogue=parse_catalogue(catalogue_data, version, str(catalogue_path)),
+        policies=parse_policies(policies_data, version, str(policies_path)),
+    )
+
+
+def parse_catalogue(data: Any, policy_version: str, file: str = "catalogue") -> Catalogue:
+    try:
+        parsed = CatalogueFile.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(file, _problems(error)) from None
+    return build_catalogue(parsed.actions, policy_version, file)
+
+
+def parse_policies(data: Any, policy_version: str, file: str = "policies") -> Policies:
+    if isinstance(data, dict) and "policy_version" in data:
+        raise ConfigError(file, [("policy_version", "set by the loader from the file contents")])
+    try:
+        policies = Policies.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        raise ConfigError(file, _problems(error)) from None
+    return policies.model_copy(update={"policy_version": policy_version})
+
+
+def policy_version_of(catalogue_data: Any, policies_data: Any) -> str:
+    """A short hash of both files' content, stable across comments, formatting and key order."""
+    canonical = orjson.dumps(
+        {"catalogue": catalogue_data, "policies": policies_data},
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        default=str,
+    )
+    return hashlib.sha256(canonical).hexdigest()[:12]
+
+
+def effective_ttl(action: ActionDef, policies: Policies) -> timedelta:
+    return action.ttl if action.ttl is not None else policies.defaults.ttl[action.kind]
+
+
+def effective_cooldown(action: ActionDef, policies: Policies) -> timedelta:
+    return (
+        action.cooldown if action.cooldown is not None else policies.defaults.cooldown[action.kind]
+    )
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that rejects a key given twice, which plain YAML silently overwrites."""
+
+
+def _no_duplicate_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    keys: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in keys:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice", key_node.start_mark
+            )
+        keys.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(str(path), [("", f"cannot read: {error.strerror or error}")]) from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(str(path), [(where, f"invalid YAML: {problem}")]) from None
+
+
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    errors = error.errors(include_url=False)
+    paths = [_format_path(item["loc"]) for item in errors]
+    problems = []
+    for item, path in zip(errors, paths, strict=True):
+        # Pydantic also reports an emptied container after its only item failed;
+        # the item's own error is the one a person needs.
+        if item["type"] == "too_short" and any(
+            other != path and other.startswith(path) for other in paths
+        ):
+            continue
+        problems.append((path, item["msg"]))
+    return problems
+
+
+def _format_path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    previous: int | str | None = None
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for an invalid mapping key: the key is named next
+            continue
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part != previous:
+            # A condition's tag repeats as its first field (``signal.signal``): say it once.
+            text += f".{part}" if text else part
+        previous = part
+    return text

@@ -1,0 +1,65 @@
+"""Calendar days and clock times in the customer's timezone.
+
+"Per day" caps follow the customer's calendar, not UTC's: an offer at 23:30 and
+one at 00:30 local time are on different days. Times in reasons ("since 10:02")
+are shown in the same zone so a store associate reads the customer's clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from services.context.domain.model import CustomerContext
+from services.decision.domain.policies import CapPolicy
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def customer_zone(context: CustomerContext, policy: CapPolicy) -> tzinfo:
+    """The profile's timezone when enabled and valid, else the policy's."""
+    if policy.use_customer_timezone and context.profile.timezone:
+        zone = _zone(context.profile.timezone)
+        if zone is not None:
+            return zone
+    fallback = _zone(policy.timezone)
+    assert fallback is not None  # validated when the policy was loaded
+    return fallback
+
+
+def day_window(now: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The calendar day containing ``now`` in ``zone``: [midnight, next midnight)."""
+    return _day(now.astimezone(zone).date(), zone)
+
+
+@lru_cache(maxsize=4096)
+def _day(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    # Asked on every offer decision; a few thousand (day, zone) pairs cover any moment.
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return start, end
+
+
+def format_moment(at: datetime, now: datetime, zone: tzinfo) -> str:
+    """``10:02`` today, ``3 May 10:02`` on another day, in the customer's zone."""
+    local = at.astimezone(zone)
+    clock = f"{local.hour:02d}:{local.minute:02d}"  # strftime is several times slower
+    if local.date() == now.astimezone(zone).date():
+        return clock
+    return f"{local.day} {_MONTHS[local.month - 1]} {clock}"
+
+
+def format_day(at: datetime, zone: tzinfo) -> str:
+    local = at.astimezone(zone)
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
+# English abbreviations whatever the process locale: reasons must read the same everywhere.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

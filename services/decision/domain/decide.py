@@ -1,0 +1,334 @@
+"""One event in, one decision out: the pure core of the decision service.
+
+``decide`` runs the suppression rules the event calls for, then arbitrates
+among the catalogue actions that answer the event on its channel, and returns
+at most one action, the suppressions to publish and the updated contact
+history. ``next_best_action`` answers a synchronous question ("what now for
+this customer on this channel?") through the same arbitration, changing nothing.
+
+Arbitration itself lives in ``arbitration.py``; this module runs the
+suppression rules, builds the action event with its reasons, and keeps the
+contact history in step so caps hold exactly even within one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from libs.contract.action import ActionEvent
+from libs.contract.common import Channel, Trigger
+from libs.contract.interaction import InteractionEvent
+from libs.contract.suppression import SuppressionEvent
+from services.context.domain.model import CustomerContext
+from services.decision.domain import explain
+from services.decision.domain.arbitration import Pick, arbitrate
+from services.decision.domain.catalogue import Catalogue, effective_ttl
+from services.decision.domain.clock import customer_zone
+from services.decision.domain.explain import Explanation
+from services.decision.domain.facts import DecisionFacts
+from services.decision.domain.history import (
+    ContactHistory,
+    SentAction,
+    prune,
+    record_decision,
+)
+from services.decision.domain.policies import Policies
+from services.decision.domain.rules import caps, complaints, consent, fatigue, frustration, purchase
+from services.decision.domain.rules.idempotence import decision_id_for, query_decision_id
+
+QUERY_TRIGGER_TYPE = "query"
+"""``trigger.type`` of an action answered to a synchronous query rather than an event."""
+_MIN_HISTORY = timedelta(days=2)  # a calendar day in any timezone, and then some
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    actions: list[ActionEvent]
+    suppressions: list[SuppressionEvent]
+    history: ContactHistory
+    explanation: Explanation
+
+
+@dataclass(frozen=True, slots=True)
+class NextBestAction:
+    action: ActionEvent | None
+    explanation: Explanation
+
+
+def decide(
+    event: InteractionEvent,
+    context: CustomerContext,
+    history: ContactHistory,
+    catalogue: Catalogue,
+    policies: Policies,
+    now: datetime,
+) -> DecisionResult:
+    """Decide for ``event`` given the context it produced; pure and deterministic.
+
+    ``history`` is the customer's contact history (``ContactHistory.empty``
+    for a first contact); the returned one must be stored before the outputs
+    are acknowledged. A repeated ``event_id`` returns no outputs and the
+    history unchanged.
+    """
+    version = _version(catalogue, policies, context, history, now)
+    decision_id = decision_id_for(event.event_id, version)
+    if history.has_decided(event.event_id):
+        duplicate = Explanation(
+            decision_id,
+            version,
+            explain.OUTCOME_DUPLICATE,
+            event_id=event.event_id,
+            notes=("event already decided: nothing emitted",),
+        )
+        return DecisionResult([], [], history, duplicate)
+
+    channel = event.channel.value
+    zone = customer_zone(context, policies.caps)
+    trigger = Trigger(event_id=event.event_id, type=event.type, channel=event.channel)
+    history = prune(history, now, _history_horizon(catalogue, policies))
+    history, emitted = _suppression_rules(event, context, history, policies, trigger, now, zone)
+
+    facts = DecisionFacts(context, channel, now, policies.frustration, event.type, event.attributes)
+    complaint_detail = _complaint_detail(context, policies, now, zone)
+    pick = arbitrate(
+        catalogue.for_event(event.type, channel),
+        facts,
+        history,
+        catalogue,
+        policies,
+        zone,
+        complaint_detail,
+    )
+    actions: list[ActionEvent] = []
+    notes = [f"{item.reason}: {item.detail}" for item in emitted]
+    if pick.winner is not None:
+        action = _action_event(
+            pick, decision_id, facts, policies, trigger, version, complaint_detail
+        )
+        actions.append(action)
+        winner = pick.winner
+        sent = SentAction(decision_id, winner.id, winner.kind, winner.category, channel, now)
+        history = record_decision(history, event.event_id, sent, policies.history.max_event_ids)
+        history, capped = caps.after_send(
+            history, winner.kind, channel, policies.caps, trigger, now, zone
+        )
+        emitted = (*emitted, *capped)
+        notes.extend(f"{item.reason}: {item.detail}" for item in capped)
+    else:
+        if not pick.outcomes:
+            notes.append(f"no catalogue action answers {event.type} on {channel}")
+        history = record_decision(history, event.event_id, None, policies.history.max_event_ids)
+    explanation = Explanation(
+        decision_id,
+        version,
+        explain.OUTCOME_ACTION if actions else explain.OUTCOME_NO_ACTION,
+        event_id=event.event_id,
+        chosen=None if pick.winner is None else pick.winner.id,
+        candidates=pick.outcomes,
+        notes=tuple(notes),
+    )
+    return DecisionResult(actions, list(emitted), history, explanation)
+
+
+def next_best_action(
+    context: CustomerContext,
+    history: ContactHistory,
+    channel: Channel | str,
+    now: datetime,
+    catalogue: Catalogue,
+    policies: Policies,
+    *,
+    request_id: str | None = None,
+) -> NextBestAction:
+    """The action ``decide`` would choose right now on ``channel``, without an event.
+
+    Considers every action deliverable on the channel (triggers do not apply),
+    under the same rules. Changes nothing: the caller does not store a history,
+    and an answer shown to an agent is not counted against caps.
+    """
+    version = _version(catalogue, policies, context, history, now)
+    channel = Channel(channel)
+    decision_id = query_decision_id(context.customer_id, channel.value, now, version)
+    zone = customer_zone(context, policies.caps)
+    history = prune(history, now, _history_horizon(catalogue, policies))
+    facts = DecisionFacts(context, channel.value, now, policies.frustration)
+    complaint_detail = _complaint_detail(context, policies, now, zone)
+    pick = arbitrate(
+        catalogue.for_channel(channel.value),
+        facts,
+        history,
+        catalogue,
+        policies,
+        zone,
+        complaint_detail,
+    )
+    trigger = Trigger(event_id=request_id or decision_id, type=QUERY_TRIGGER_TYPE, channel=channel)
+    action = (
+        None
+        if pick.winner is None
+        else _action_event(pick, decision_id, facts, policies, trigger, version, complaint_detail)
+    )
+    explanation = Explanation(
+        decision_id,
+        version,
+        explain.OUTCOME_ACTION if action is not None else explain.OUTCOME_NO_ACTION,
+        chosen=None if pick.winner is None else pick.winner.id,
+        candidates=pick.outcomes,
+    )
+    return NextBestAction(action, explanation)
+
+
+# --- suppression rules ------------------------------------------------------------------
+
+
+def _suppression_rules(
+    event: InteractionEvent,
+    context: CustomerContext,
+    history: ContactHistory,
+    policies: Policies,
+    trigger: Trigger,
+    now: datetime,
+    zone: tzinfo,
+) -> tuple[ContactHistory, tuple[SuppressionEvent, ...]]:
+    emitted: tuple[SuppressionEvent, ...] = ()
+    if event.type == "consent_updated":
+        history, emitted = consent.on_consent_updated(
+            event, context, history, policies.consent, trigger, now
+        )
+    elif event.type == "purchase":
+        history, emitted = purchase.on_purchase(
+            event, history, policies.recent_purchase, trigger, now, zone
+        )
+    elif event.type == "action_dismissed":
+        history, emitted = fatigue.on_dismissal(
+            event, context, history, policies.fatigue, trigger, now, zone
+        )
+    # Every event, not only complaint_* ones: the context is the truth to converge on.
+    history, reconciled = complaints.reconcile(
+        context, history, policies.complaints, trigger, now, zone
+    )
+    return history, (*emitted, *reconciled)
+
+
+# --- the action event ---------------------------------------------------------------------
+
+
+def _action_event(
+    pick: Pick,
+    decision_id: str,
+    facts: DecisionFacts,
+    policies: Policies,
+    trigger: Trigger,
+    version: str,
+    complaint_detail: str | None,
+) -> ActionEvent:
+    action = pick.winner
+    assert action is not None
+    now, context = facts.now, facts.context
+    reasons: list[dict[str, str]] = [_reason(explain.REASON_ACTION, action.reason or action.title)]
+    helps = action.kind in policies.frustration.answer_kinds
+    payload: dict[str, Any] = dict(action.payload)
+    situation: dict[str, Any] = {}
+    if facts.findings and helps:
+        entries = []
+        for finding in facts.findings:
+            where = frustration.signal_channel(context, finding)
+            detail = frustration.describe(finding, now, where)
+            reasons.append(_reason(explain.REASON_FRUSTRATION, detail))
+            entries.append(frustration.payload_entry(finding, where, detail))
+        situation["frustration"] = entries
+    if complaint_detail is not None:
+        reasons.append(_reason(explain.REASON_OPEN_COMPLAINT, complaint_detail))
+        if helps:
+            situation["open_complaints"] = [
+                {
+                    "case_id": case_id,
+                    "category": complaint.category,
+                    "severity": complaint.severity,
+                    "opened_at": complaint.opened_at.isoformat(),
+                }
+                for case_id, complaint in sorted(
+                    context.open_complaints.items(), key=lambda item: item[1].opened_at
+                )
+            ]
+    if situation:
+        # The agent or associate picks up where the customer gave up.
+        payload["context"] = situation
+    reasons.extend(_reason(explain.REASON_SUITABILITY, text) for text in pick.suitability)
+    purpose = consent.required_purpose(action.kind, policies.consent)
+    if purpose is not None:
+        reasons.append(
+            _reason(explain.REASON_CONSENT, f"{purpose} consent given for {facts.channel}")
+        )
+    reasons.append(
+        _reason(
+            explain.REASON_SCORE,
+            (
+                f"{pick.score:.4g} = propensity {action.propensity:g} x value {action.value:g}"
+                f" x context {pick.weight:.3g} x lever {action.lever:g};"
+                f" best of {pick.eligible} eligible, {len(pick.outcomes) - pick.eligible} ruled out"
+            ),
+        )
+    )
+    return ActionEvent(
+        decision_id=decision_id,
+        customer_id=context.customer_id,
+        channel=Channel(facts.channel),
+        # Plain dicts: validated in one pass by pydantic-core, cheaper than nested models.
+        action={
+            "id": action.id,
+            "kind": action.kind,
+            "category": action.category,
+            "payload": payload,
+        },
+        score=pick.score,
+        reasons=reasons,
+        trigger=trigger,
+        decided_at=now,
+        expires_at=now + effective_ttl(action, policies),
+        policy_version=version,
+    )
+
+
+# --- guards -----------------------------------------------------------------------------
+
+
+def _version(
+    catalogue: Catalogue,
+    policies: Policies,
+    context: CustomerContext,
+    history: ContactHistory,
+    now: datetime,
+) -> str:
+    """Wiring errors fail loudly: they would otherwise decide with the wrong memory."""
+    if catalogue.policy_version != policies.policy_version:
+        raise ValueError(
+            f"catalogue {catalogue.policy_version} and policies {policies.policy_version}"
+            " were not loaded together"
+        )
+    if history.customer_id != context.customer_id:
+        raise ValueError(
+            f"contact history of {history.customer_id!r} given for {context.customer_id!r}"
+        )
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return catalogue.policy_version
+
+
+def _reason(code: str, detail: str) -> dict[str, str]:
+    return {"code": code, "detail": detail}
+
+
+def _complaint_detail(
+    context: CustomerContext, policies: Policies, now: datetime, zone: tzinfo
+) -> str | None:
+    """Rendered once per decision: both the rules and the reasons quote it."""
+    if not context.open_complaints:
+        return None
+    return complaints.describe_open_complaints(context, policies.complaints, now, zone)
+
+
+def _history_horizon(catalogue: Catalogue, policies: Policies) -> timedelta:
+    return max(_MIN_HISTORY, catalogue.longest_cooldown, policies.longest_default_cooldown)

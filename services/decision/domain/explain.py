@@ -1,0 +1,82 @@
+"""Explanations: why an action won, why the others did not, in words people read.
+
+Codes are stable (dashboards and tests key on them); details are sentences for
+agents, store staff and auditors. docs/decisioning.md lists every code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+# Why a candidate was left out (``CandidateOutcome.excluded.code``).
+NOT_ELIGIBLE: Final = "not_eligible"
+NO_CONSENT: Final = "no_consent"
+OPEN_COMPLAINT: Final = "open_complaint"
+FRUSTRATION: Final = "frustration"
+PURCHASED_PRODUCT: Final = "purchased_product"
+RECENT_PURCHASE: Final = "recent_purchase"
+DISMISSAL_FATIGUE: Final = "dismissal_fatigue"
+SUPPRESSED: Final = "suppressed"
+FREQUENCY_CAP: Final = "frequency_cap"
+COOLDOWN: Final = "cooldown"
+LOW_SCORE: Final = "low_score"
+
+# Reason codes on an emitted action (``ActionEvent.reasons``).
+REASON_ACTION: Final = "action"  # the catalogue's own why
+REASON_FRUSTRATION: Final = "frustration"
+REASON_OPEN_COMPLAINT: Final = "open_complaint"
+REASON_SUITABILITY: Final = "suitability"
+REASON_CONSENT: Final = "consent"
+REASON_SCORE: Final = "score"
+
+# How a decision ended (``Explanation.outcome``).
+OUTCOME_ACTION: Final = "action"
+OUTCOME_NO_ACTION: Final = "no_action"
+OUTCOME_DUPLICATE: Final = "duplicate"
+
+
+# Named tuples rather than frozen dataclasses: one is built per candidate per
+# decision, and a tuple is immutable and several times cheaper to construct.
+class Exclusion(NamedTuple):
+    code: str
+    detail: str
+
+
+class CandidateOutcome(NamedTuple):
+    action_id: str
+    score: float | None = None
+    excluded: Exclusion | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The whole story of one decision, for logs, the gateway and audits."""
+
+    decision_id: str
+    policy_version: str
+    outcome: str
+    event_id: str | None = None
+    chosen: str | None = None
+    candidates: tuple[CandidateOutcome, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "policy_version": self.policy_version,
+            "outcome": self.outcome,
+            "event_id": self.event_id,
+            "chosen": self.chosen,
+            "candidates": [
+                {
+                    "action_id": item.action_id,
+                    "score": item.score,
+                    "excluded": None
+                    if item.excluded is None
+                    else {"code": item.excluded.code, "detail": item.excluded.detail},
+                }
+                for item in self.candidates
+            ],
+            "notes": list(self.notes),
+        }

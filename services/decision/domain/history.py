@@ -1,0 +1,167 @@
+"""Contact history: what Concierge itself said to one customer, and when.
+
+The context service knows what the customer did; only the decision service
+knows what it decided. Caps, cooldowns, redelivery and suppression lifts all
+need that memory, so it lives here, one frozen record per customer, changed
+only by the pure functions below and stored as JSON by the adapter.
+
+Frozen dataclasses rather than pydantic models: the history is updated on
+every decision, and ``dataclasses.replace`` is several times cheaper than
+``model_copy``; JSON still goes through a pydantic adapter, validated on read.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+
+
+@dataclass(frozen=True, slots=True)
+class SentAction:
+    """One action emitted (counted when decided: what we send is what we control)."""
+
+    decision_id: str
+    action_id: str
+    kind: str
+    category: str
+    channel: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSuppression:
+    """A suppression we emitted and have not lifted; ``until`` None = until lifted.
+
+    ``key`` names the condition it stands for (``open_complaint``,
+    ``consent_withdrawn:marketing:web``, ...) so the rule that lifts it can find
+    it, and the lift carries the very ``suppression_id`` of the activation.
+    """
+
+    suppression_id: str
+    key: str
+    reason: str
+    detail: str
+    effective_at: datetime
+    until: datetime | None = None
+    channels: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    action_ids: tuple[str, ...] = ()
+
+    def in_force(self, now: datetime) -> bool:
+        return self.effective_at <= now and (self.until is None or now < self.until)
+
+    def covers(self, channel: str, kind: str, category: str, action_id: str) -> bool:
+        """Empty scope lists mean all, as in the contract."""
+        return (
+            (not self.channels or channel in self.channels)
+            and (not self.kinds or kind in self.kinds)
+            and (not self.categories or category in self.categories)
+            and (not self.action_ids or action_id in self.action_ids)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHistory:
+    customer_id: str
+    sent: tuple[SentAction, ...] = ()
+    # Most recent last; bounded by policy so the record cannot grow without end.
+    decided_event_ids: tuple[str, ...] = ()
+    suppressions: Mapping[str, ActiveSuppression] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, customer_id: str) -> ContactHistory:
+        return cls(customer_id=customer_id)
+
+    def has_decided(self, event_id: str) -> bool:
+        return event_id in self.decided_event_ids
+
+    def suppression_for(self, key: str) -> ActiveSuppression | None:
+        for suppression in self.suppressions.values():
+            if suppression.key == key:
+                return suppression
+        return None
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self)
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> ContactHistory:
+        history: ContactHistory = _adapter().validate_json(data)
+        return history
+
+
+@cache
+def _adapter() -> TypeAdapter[Any]:
+    # Built on first use, not at import time.
+    return TypeAdapter(ContactHistory)
+
+
+def remember_event(history: ContactHistory, event_id: str, limit: int) -> ContactHistory:
+    if history.has_decided(event_id):
+        return history
+    ids = (*history.decided_event_ids, event_id)[-limit:]
+    return replace(history, decided_event_ids=ids)
+
+
+def record_sent(history: ContactHistory, sent: SentAction) -> ContactHistory:
+    return replace(history, sent=_insert_sent(history.sent, sent))
+
+
+def record_decision(
+    history: ContactHistory, event_id: str, sent: SentAction | None, limit: int
+) -> ContactHistory:
+    """``remember_event`` and ``record_sent`` in one copy: both happen on every decision."""
+    ids = (*history.decided_event_ids, event_id)[-limit:]
+    sends = history.sent if sent is None else _insert_sent(history.sent, sent)
+    return ContactHistory(history.customer_id, sends, ids, history.suppressions)
+
+
+def _insert_sent(sends: tuple[SentAction, ...], sent: SentAction) -> tuple[SentAction, ...]:
+    # Kept in time order, so pruning looks at the first entry only.
+    if not sends or sends[-1].at <= sent.at:
+        return (*sends, sent)
+    position = bisect.bisect_right(sends, sent.at, key=lambda item: item.at)
+    return (*sends[:position], sent, *sends[position:])
+
+
+def activate(history: ContactHistory, suppression: ActiveSuppression) -> ContactHistory:
+    return replace(
+        history, suppressions={**history.suppressions, suppression.suppression_id: suppression}
+    )
+
+
+def lift(history: ContactHistory, suppression_id: str) -> ContactHistory:
+    if suppression_id not in history.suppressions:
+        return history
+    kept = {key: value for key, value in history.suppressions.items() if key != suppression_id}
+    return replace(history, suppressions=kept)
+
+
+def prune(history: ContactHistory, now: datetime, keep_sent: timedelta) -> ContactHistory:
+    """Forget sends older than ``keep_sent`` and suppressions past their ``until``.
+
+    ``keep_sent`` must cover the longest window any rule looks back over
+    (a calendar day in any timezone, the longest cooldown); the caller computes it.
+    Returns ``history`` itself when nothing is old, the common case.
+    """
+    horizon = now - keep_sent
+    sends = history.sent
+    stale_sent = bool(sends) and sends[0].at < horizon  # sorted by time
+    expired = [
+        key
+        for key, value in history.suppressions.items()
+        if value.until is not None and value.until <= now
+    ]
+    if not stale_sent and not expired:
+        return history
+    sent = sends[bisect.bisect_left(sends, horizon, key=lambda item: item.at) :]
+    suppressions = {key: value for key, value in history.suppressions.items() if key not in expired}
+    return replace(history, sent=sent, suppressions=suppressions)

@@ -1,0 +1,23 @@
+"""Rule 5, one event, one decision.
+
+The decision id is a function of the event id and the policy version only, so
+a redelivered event that slipped past the history (a crash before the history
+was saved) yields the same id, and consumers drop it as a duplicate. With the
+history saved, the repeat yields nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+
+def decision_id_for(event_id: str, policy_version: str) -> str:
+    digest = hashlib.blake2b(f"{event_id}|{policy_version}".encode(), digest_size=12).hexdigest()
+    return f"dec-{digest}"
+
+
+def query_decision_id(customer_id: str, channel: str, now: datetime, policy_version: str) -> str:
+    """For synchronous queries, which have no event: the same question at the same instant."""
+    text = f"query|{customer_id}|{channel}|{now.isoformat()}|{policy_version}"
+    return f"qry-{hashlib.blake2b(text.encode(), digest_size=12).hexdigest()}"

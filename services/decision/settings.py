@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from libs.common.settings import CommonSettings
+
+
+class DecisionSettings(BaseSettings):
+    """CONCIERGE_DECISION_*: catalogue, policies and contact history."""
+
+    model_config = SettingsConfigDict(env_prefix="CONCIERGE_DECISION_", frozen=True, extra="ignore")
+
+    common: CommonSettings = Field(default_factory=CommonSettings, exclude=True)
+    http_port: int = Field(default=8094, ge=0, le=65535)
+    data_dir: Path = Path(".run/data/decision")
+    catalogue_path: Path = Path("deploy/config/catalogue.yaml")
+    policies_path: Path = Path("deploy/config/policies.yaml")
+    standby_replicas: int = Field(default=0, ge=0)

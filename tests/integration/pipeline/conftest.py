@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from libs.common.provision import provision
+from libs.common.settings import CommonSettings
+from libs.common.topics import TopicNames
+from services.cli.stack import Stack
+from tests.support.stack import running_stack
+
+
+@pytest.fixture(scope="module")
+async def pipeline_settings(kafka_bootstrap: str) -> CommonSettings:
+    settings = CommonSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=f"p{uuid.uuid4().hex[:8]}.",
+        partitions=2,
+    )
+    report = await provision(settings)
+    assert report.ok, report
+    return settings
+
+
+@pytest.fixture(scope="module")
+def names(pipeline_settings: CommonSettings) -> TopicNames:
+    return TopicNames(pipeline_settings.topic_prefix)
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    pipeline_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    run_dir: Path = tmp_path_factory.mktemp("stack")
+    with running_stack(pipeline_settings, run_dir, "intake", "identity", "context") as stack:
+        yield stack

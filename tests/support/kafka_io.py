@@ -1,0 +1,102 @@
+"""Produce and consume on a real broker from tests, with deadlines, never sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from libs.common.kafka import create_consumer, create_producer
+from libs.common.settings import CommonSettings
+
+
+@dataclass(frozen=True)
+class Produced:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Consumed:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    def json(self) -> Any:
+        assert self.value is not None
+        return orjson.loads(self.value)
+
+
+async def produce(
+    settings: CommonSettings, records: Iterable[tuple[str, bytes | None, bytes | None]]
+) -> list[Produced]:
+    """Send (topic, key, value) records in order; returns where each landed."""
+    producer = create_producer(settings, client_id="test-producer")
+    await producer.start()
+    try:
+        landed = []
+        for topic, key, value in records:
+            metadata = await producer.send_and_wait(topic, value, key=key)
+            landed.append(Produced(topic, metadata.partition, metadata.offset))
+        return landed
+    finally:
+        await producer.stop()
+
+
+def event_bytes(event: dict[str, Any]) -> bytes:
+    return orjson.dumps(event)
+
+
+async def consume_until(
+    settings: CommonSettings,
+    topics: list[str],
+    done: Callable[[list[Consumed]], bool],
+    timeout: float = 60.0,
+) -> list[Consumed]:
+    """Everything on ``topics`` from the start until ``done(seen)`` or the deadline."""
+    consumer = create_consumer(
+        settings, *topics, client_id="test-consumer", group_id=f"test-{uuid.uuid4().hex}"
+    )
+    await consumer.start()
+    seen: list[Consumed] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while not done(seen):
+            if loop.time() > deadline:
+                raise TimeoutError(
+                    f"gave up after {timeout}s with {len(seen)} records from {topics}"
+                )
+            batches = await consumer.getmany(timeout_ms=250)
+            for partition, records in batches.items():
+                seen.extend(
+                    Consumed(partition.topic, partition.partition, r.offset, r.key, r.value)
+                    for r in records
+                )
+        return seen
+    finally:
+        await consumer.stop()
+
+
+async def wait_for(
+    condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition"
+) -> Any:
+    """Poll ``condition`` until it returns something truthy, or fail after the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise TimeoutError(f"{what} not met within {timeout}s")
+        await asyncio.sleep(0.1)

@@ -1,0 +1,48 @@
+"""Concierge services as real processes for integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from libs.common.settings import CommonSettings
+from services.cli.stack import SERVICES, Stack, local_secrets
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stack_env(settings: CommonSettings, run_dir: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONCIERGE_")}
+    env.update(
+        CONCIERGE_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
+        CONCIERGE_TOPIC_PREFIX=settings.topic_prefix,
+        CONCIERGE_PARTITIONS=str(settings.partitions),
+        CONCIERGE_LOG_FORMAT="json",
+        CONCIERGE_LOG_LEVEL="INFO",
+    )
+    env.update(local_secrets(run_dir))
+    return env
+
+
+@contextmanager
+def running_stack(settings: CommonSettings, run_dir: Path, *names: str) -> Iterator[Stack]:
+    """The named services (all when none), started and ready; stopped afterwards."""
+    wanted = [spec for spec in SERVICES if not names or spec.name in names]
+    stack = Stack(
+        run_dir,
+        stack_env(settings, run_dir),
+        wanted,
+        ports={spec.name: free_port() for spec in wanted},
+    )
+    try:
+        stack.up(timeout=120)
+        yield stack
+    finally:
+        stack.down()
