@@ -37,3 +37,14 @@ def pipeline(
     run_dir: Path = tmp_path_factory.mktemp("stack")
     with running_stack(pipeline_settings, run_dir, "intake", "identity", "context") as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def full_pipeline(
+    pipeline_settings: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    run_dir: Path = tmp_path_factory.mktemp("stack")
+    with running_stack(
+        pipeline_settings, run_dir, "intake", "identity", "context", "decision"
+    ) as stack:
+        yield stack
