@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHON
 
-.PHONY: run test install lint kafka-up kafka-down kafka-status provision
+.PHONY: run test install lint kafka-up kafka-down kafka-status provision up down status bench
 
 run: install ## start Kafka, provision topics, run the main job
 	bash scripts/run.sh
@@ -27,3 +27,15 @@ kafka-status:
 
 provision: install
 	$(PYTHON) -m services.cli.main provision
+
+up: install ## the whole stack in the background; returns once every service is ready
+	$(PYTHON) -m services.cli.main stack up
+
+down: ## stop every service and the local broker
+	$(PYTHON) -m services.cli.main stack down --kafka
+
+status:
+	$(PYTHON) -m services.cli.main stack status
+
+bench: install ## end-to-end benchmark against bare Kafka relays (see docs/benchmarks.md)
+	$(PYTHON) -m bench.run

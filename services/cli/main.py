@@ -7,26 +7,47 @@ same variables that configure the services point the CLI at the same cluster.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+from pathlib import Path
 
+import httpx
+import orjson
 import typer
 from pydantic import ValidationError
 
 from libs.common.broker_probe import BrokerUnreachableError
 from libs.common.provision import provision, render
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
+from libs.common.topics import CHANNELS, TopicNames
+from libs.contract.dlq import ErrorCode
 
-app = typer.Typer(help="Operate Concierge: topics, smoke checks and more.", no_args_is_help=True)
+app = typer.Typer(
+    help="Operate Concierge: the stack, topics, dead letters, privacy.", no_args_is_help=True
+)
+stack_app = typer.Typer(
+    help="Start and stop the local stack (every service as a process).", no_args_is_help=True
+)
+dlq_app = typer.Typer(help="Inspect and replay dead-lettered input.", no_args_is_help=True)
+config_app = typer.Typer(help="Check the decision catalogue and policies.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(config_app, name="config")
+
+RUN_DIR = Path(os.environ.get("CONCIERGE_STACK_DIR", Path(__file__).resolve().parents[2] / ".run"))
 
 
 def _settings() -> CommonSettings:
     return load_settings(CommonSettings)
 
 
+def _print_json(topic: str, body: dict[str, object]) -> None:
+    typer.echo(f"{topic}\t{orjson.dumps(body).decode()}")
+
+
 @app.command("provision")
 def provision_command(
-    check: bool = typer.Option(
-        False, "--check", help="Report missing topics and drift; create nothing."
-    ),
+    check: bool = typer.Option(False, "--check", help="Report missing topics and drift only."),
 ) -> None:
     """Create every contract and internal topic; report drift on existing ones."""
     report = asyncio.run(provision(_settings(), create=not check))
@@ -36,9 +57,7 @@ def provision_command(
 
 
 @app.command("smoke")
-def smoke_command(
-    messages: int = typer.Option(100, min=1, help="How many records to round-trip."),
-) -> None:
+def smoke_command(messages: int = typer.Option(100, min=1, help="Records to round-trip.")) -> None:
     """Produce and consume through the shared client factory and time it."""
     from services.cli.smoke import run_smoke
 
@@ -51,13 +70,214 @@ def smoke_command(
         raise typer.Exit(code=1)
 
 
+@stack_app.command("up")
+def stack_up(
+    timeout: float = typer.Option(180.0, help="Seconds to wait for every service to be ready."),
+    kafka: bool = typer.Option(True, help="Start the local broker too (loopback brokers only)."),
+) -> None:
+    """Start Kafka, provision topics, start every service; return once all are ready."""
+    from services.cli.stack import SERVICES, Stack, is_loopback, kafka_script, local_secrets
+
+    settings = _settings()
+    if kafka and is_loopback(settings.kafka_bootstrap_servers):
+        started = kafka_script("up", settings.kafka_bootstrap_servers)
+        typer.echo(started.stderr.strip())
+        if started.returncode != 0:
+            raise typer.Exit(code=1)
+    report = asyncio.run(provision(settings))
+    typer.echo(render(report).splitlines()[-1])
+    env = {**local_secrets(RUN_DIR), **os.environ}
+    stack = Stack(RUN_DIR, env)
+    stack.up(timeout=timeout)
+    for spec in SERVICES:
+        typer.echo(
+            f"  {spec.name:<9} ready  {stack.url(spec.name)}  log {stack.log_path(spec.name)}"
+        )
+    typer.echo(f"gateway API keys (local only): {RUN_DIR / 'secrets' / 'api-keys.json'}")
+
+
+@stack_app.command("down")
+def stack_down(
+    kafka: bool = typer.Option(False, "--kafka", help="Stop the local broker too."),
+) -> None:
+    """Stop every service (SIGTERM, then SIGKILL after a deadline)."""
+    from services.cli.stack import Stack, is_loopback, kafka_script
+
+    Stack(RUN_DIR, dict(os.environ)).down()
+    typer.echo("services stopped")
+    settings = _settings()
+    if kafka and is_loopback(settings.kafka_bootstrap_servers):
+        typer.echo(kafka_script("down", settings.kafka_bootstrap_servers).stderr.strip())
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Which services run and answer /ready."""
+    from services.cli.stack import Stack
+
+    stack = Stack(RUN_DIR, dict(os.environ))
+    all_ready = True
+    for name, pid in stack.running().items():
+        ready = pid is not None and stack.is_ready(name)
+        all_ready &= ready
+        typer.echo(
+            f"{name:<9} {'ready' if ready else 'running' if pid else 'stopped':<8} "
+            f"pid {pid or '-'}  {stack.url(name)}"
+        )
+    if not all_ready:
+        raise typer.Exit(code=3)
+
+
+def _tail(
+    topics: list[str],
+    customer: str | None,
+    code: str | None,
+    from_beginning: bool,
+    limit: int | None,
+    idle: float | None,
+) -> None:
+    from services.cli.operate import TailFilter, tail
+
+    async def run() -> None:
+        async for topic, body in tail(
+            _settings(), topics, TailFilter(customer, code), from_beginning, limit, idle
+        ):
+            _print_json(topic, body)
+
+    asyncio.run(run())
+
+
+FROM_BEGINNING = typer.Option(False, "--from-beginning", help="Start at the oldest record.")
+LIMIT = typer.Option(None, help="Stop after this many records.")
+IDLE = typer.Option(None, "--idle", help="Stop after this many quiet seconds.")
+CUSTOMER = typer.Option(None, "--customer", help="Only this customer_id.")
+
+
+@app.command("tail-actions")
+def tail_actions(
+    channel: list[str] = typer.Option(None, "--channel", help="web, phone, mobile or store."),
+    customer: str | None = CUSTOMER,
+    from_beginning: bool = FROM_BEGINNING,
+    limit: int | None = LIMIT,
+    idle: float | None = IDLE,
+) -> None:
+    """Print actions as they are decided (JSON lines, prefixed by topic)."""
+    names = TopicNames(_settings().topic_prefix)
+    channels = channel or [c.value for c in CHANNELS]
+    _tail([names.actions(c) for c in channels], customer, None, from_beginning, limit, idle)
+
+
+@app.command("tail-suppressions")
+def tail_suppressions(
+    customer: str | None = CUSTOMER,
+    from_beginning: bool = FROM_BEGINNING,
+    limit: int | None = LIMIT,
+    idle: float | None = IDLE,
+) -> None:
+    """Print suppressions (starts and lifts) as they are emitted."""
+    _tail(
+        [TopicNames(_settings().topic_prefix).suppressions],
+        customer,
+        None,
+        from_beginning,
+        limit,
+        idle,
+    )
+
+
+@dlq_app.command("tail")
+def dlq_tail(
+    code: str | None = typer.Option(None, help="Only this error code, e.g. schema_violation."),
+    from_beginning: bool = FROM_BEGINNING,
+    limit: int | None = LIMIT,
+    idle: float | None = IDLE,
+) -> None:
+    """Print dead-lettered records with their error code, path and source offset."""
+    _tail([TopicNames(_settings().topic_prefix).dlq], None, code, from_beginning, limit, idle)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    code: str | None = typer.Option(None, help="Only letters with this error code."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count, send nothing."),
+) -> None:
+    """Send dead-lettered records back to their source topic, once each, after a fix."""
+    from services.cli.operate import replay_dead_letters
+
+    wanted = ErrorCode(code) if code else None
+    settings = _settings()
+    report = asyncio.run(
+        replay_dead_letters(settings, TopicNames(settings.topic_prefix).dlq, wanted, dry_run)
+    )
+    verb = "would replay" if dry_run else "replayed"
+    typer.echo(
+        f"{verb} {report.replayed}, skipped {report.skipped} (redacted or truncated), "
+        f"unreadable {report.unreadable}"
+    )
+
+
+@app.command("erase")
+def erase(
+    customer_id: str,
+    request_id: str | None = typer.Option(None, help="Your reference; a repeat is done once."),
+) -> None:
+    """Ask Concierge to forget a customer (privacy.requests)."""
+    from services.cli.operate import erasure_request, request_erasure
+
+    settings = _settings()
+    request = erasure_request(customer_id, request_id)
+    asyncio.run(
+        request_erasure(settings, TopicNames(settings.topic_prefix).privacy_requests, request)
+    )
+    typer.echo(f"erasure requested: {request.request_id}")
+
+
+@config_app.command("validate")
+def config_validate(
+    catalogue: Path = typer.Option(Path("deploy/config/catalogue.yaml"), help="Catalogue file."),
+    policies: Path = typer.Option(Path("deploy/config/policies.yaml"), help="Policies file."),
+) -> None:
+    """Validate a catalogue and policy file as the decision service will at start-up."""
+    from services.decision.domain.catalogue import ConfigError, load_config
+
+    try:
+        config = load_config(catalogue, policies)
+    except (ConfigError, OSError) as error:
+        typer.echo(f"invalid: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(
+        f"valid: {len(config.catalogue.actions)} actions, policy_version {config.policy_version}"
+    )
+
+
+@app.command("context")
+def show_context(
+    customer_id: str,
+    url: str = typer.Option(
+        "http://127.0.0.1:8093",
+        envvar="CONCIERGE_GATEWAY_CONTEXT_URL",
+        help="The context service (it routes to the worker that owns the customer).",
+    ),
+) -> None:
+    """Show a customer's live context."""
+    response = httpx.get(f"{url}/v1/customers/{customer_id}/context", timeout=10)
+    if response.status_code == 404:
+        typer.echo(f"unknown customer: {customer_id}", err=True)
+        raise typer.Exit(code=1)
+    response.raise_for_status()
+    typer.echo(orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode())
+
+
 def main() -> None:
     try:
         app()
     except (BrokerUnreachableError, UnknownSettingError, ValidationError) as error:
         # Configuration problems get one clear line, not a traceback.
         typer.echo(f"concierge: {error}", err=True)
-        raise SystemExit(1) from None
+        sys.exit(1)
+    except httpx.HTTPError as error:
+        typer.echo(f"concierge: {error}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

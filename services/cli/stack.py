@@ -54,6 +54,24 @@ class StackError(RuntimeError):
     pass
 
 
+def kafka_script(command: str, bootstrap: str) -> subprocess.CompletedProcess[str]:
+    """deploy/kafka/kafka.sh for the loopback broker named by ``bootstrap``."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    env = dict(os.environ, KAFKA_HOST=host or "127.0.0.1", KAFKA_PORT=port, PYTHON=sys.executable)
+    return subprocess.run(
+        [str(REPO / "deploy" / "kafka" / "kafka.sh"), command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def is_loopback(bootstrap: str) -> bool:
+    host = bootstrap.split(",")[0].rpartition(":")[0]
+    return host in {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
 def local_secrets(run_dir: Path) -> dict[str, str]:
     """A PII key and gateway API keys for a local stack, made once and kept in run_dir.
 
@@ -114,7 +132,7 @@ class Stack:
         env = dict(self.base_env)
         env[spec.port_variable] = str(self.ports[spec.name])
         if spec.data_variable:
-            env[spec.data_variable] = str(self.run_dir / "data" / spec.name)
+            env.setdefault(spec.data_variable, str(self.run_dir / "data" / spec.name))
         if spec.name == "gateway":
             env["CONCIERGE_GATEWAY_CONTEXT_URL"] = self.url("context")
             env["CONCIERGE_GATEWAY_DECISION_URL"] = self.url("decision")
