@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import AliasChoices, Field
@@ -62,6 +63,8 @@ class CommonSettings(BaseSettings):
     # Address every HTTP endpoint (health, metrics, APIs) binds to; each
     # service has its own port setting.
     http_host: str = "127.0.0.1"
+    # Where a local stack keeps pids, logs, data and generated secrets.
+    stack_dir: Path = Path(".run")
     # How long start-up waits for the broker before failing loudly.
     broker_wait_seconds: float = Field(default=30.0, gt=0)
 

@@ -34,7 +34,12 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(config_app, name="config")
 
-RUN_DIR = Path(os.environ.get("CONCIERGE_STACK_DIR", Path(__file__).resolve().parents[2] / ".run"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run_dir() -> Path:
+    stack_dir = _settings().stack_dir
+    return stack_dir if stack_dir.is_absolute() else REPO / stack_dir
 
 
 def _settings() -> CommonSettings:
@@ -86,14 +91,14 @@ def stack_up(
             raise typer.Exit(code=1)
     report = asyncio.run(provision(settings))
     typer.echo(render(report).splitlines()[-1])
-    env = {**local_secrets(RUN_DIR), **os.environ}
-    stack = Stack(RUN_DIR, env)
+    env = {**local_secrets(_run_dir()), **os.environ}
+    stack = Stack(_run_dir(), env)
     stack.up(timeout=timeout)
     for spec in SERVICES:
         typer.echo(
             f"  {spec.name:<9} ready  {stack.url(spec.name)}  log {stack.log_path(spec.name)}"
         )
-    typer.echo(f"gateway API keys (local only): {RUN_DIR / 'secrets' / 'api-keys.json'}")
+    typer.echo(f"gateway API keys (local only): {_run_dir() / 'secrets' / 'api-keys.json'}")
 
 
 @stack_app.command("down")
@@ -103,7 +108,7 @@ def stack_down(
     """Stop every service (SIGTERM, then SIGKILL after a deadline)."""
     from services.cli.stack import Stack, is_loopback, kafka_script
 
-    Stack(RUN_DIR, dict(os.environ)).down()
+    Stack(_run_dir(), dict(os.environ)).down()
     typer.echo("services stopped")
     settings = _settings()
     if kafka and is_loopback(settings.kafka_bootstrap_servers):
@@ -115,7 +120,7 @@ def stack_status() -> None:
     """Which services run and answer /ready."""
     from services.cli.stack import Stack
 
-    stack = Stack(RUN_DIR, dict(os.environ))
+    stack = Stack(_run_dir(), dict(os.environ))
     all_ready = True
     for name, pid in stack.running().items():
         ready = pid is not None and stack.is_ready(name)

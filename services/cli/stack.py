@@ -109,8 +109,11 @@ class Stack:
     ) -> None:
         self.run_dir = run_dir
         self.services = tuple(services)
+        # Explicit ports win, then CONCIERGE_<SERVICE>_HTTP_PORT, then the defaults.
+        chosen = ports or {}
         self.ports = {
-            spec.name: (ports or {}).get(spec.name, spec.default_port) for spec in self.services
+            spec.name: chosen.get(spec.name, int(env.get(spec.port_variable, spec.default_port)))
+            for spec in self.services
         }
         self.base_env = dict(env)
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)

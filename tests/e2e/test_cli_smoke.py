@@ -17,12 +17,23 @@ pytestmark = pytest.mark.e2e
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
-    return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=REPO,
-                          env={**clean, **env}, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", *args],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def test_provision_then_smoke_round_trips_through_the_broker(kafka_bootstrap: str, unique_prefix: str) -> None:
-    env = {"CONCIERGE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CONCIERGE_TOPIC_PREFIX": unique_prefix}
+def test_provision_then_smoke_round_trips_through_the_broker(
+    kafka_bootstrap: str, unique_prefix: str
+) -> None:
+    env = {
+        "CONCIERGE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CONCIERGE_TOPIC_PREFIX": unique_prefix,
+    }
     provisioned = _cli("provision", **env)
     assert provisioned.returncode == 0, provisioned.stderr
     assert "0 drifted" in provisioned.stdout
@@ -37,8 +48,11 @@ def test_an_unreachable_broker_fails_fast_with_its_address() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = _cli("provision", CONCIERGE_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{port}",
-                  CONCIERGE_BROKER_WAIT_SECONDS="2")
+    result = _cli(
+        "provision",
+        CONCIERGE_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{port}",
+        CONCIERGE_BROKER_WAIT_SECONDS="2",
+    )
     assert result.returncode == 1
     assert f"no Kafka broker answered at 127.0.0.1:{port} within 2s" in result.stderr
     assert "Traceback" not in result.stderr
