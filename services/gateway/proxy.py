@@ -1,0 +1,46 @@
+"""Queries answered by other services (context, decision), passed through as they answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import httpx
+from starlette.responses import Response
+
+from libs.common.logging import get_logger
+
+log = get_logger("concierge.gateway")
+_PASSED_HEADERS = ("content-type", "cache-control", "etag", "last-modified")
+
+
+class UpstreamUnavailable(RuntimeError):
+    def __init__(self, upstream: str, reason: str) -> None:
+        super().__init__(f"the {upstream} service is unavailable: {reason}")
+        self.upstream = upstream
+
+
+def customer_path(customer_id: str, suffix: str) -> str:
+    # Customer ids are opaque: a "/" or "?" in one must stay inside the segment.
+    return f"/v1/customers/{quote(customer_id, safe='')}/{suffix}"
+
+
+async def forward_get(
+    client: httpx.AsyncClient,
+    upstream: str,
+    base_url: str,
+    path: str,
+    params: Mapping[str, str] | None = None,
+) -> Response:
+    """The upstream's status, body and content type; UpstreamUnavailable if it does not answer."""
+    url = base_url.rstrip("/") + path
+    try:
+        answer = await client.get(url, params=params, headers={"accept": "application/json"})
+    except httpx.TimeoutException as error:
+        raise UpstreamUnavailable(upstream, "it did not answer in time") from error
+    except httpx.TransportError as error:
+        raise UpstreamUnavailable(upstream, f"cannot reach it ({type(error).__name__})") from error
+    headers = {name: answer.headers[name] for name in _PASSED_HEADERS if name in answer.headers}
+    if answer.status_code >= 500:
+        log.warning("upstream_error", upstream=upstream, status=answer.status_code)
+    return Response(answer.content, status_code=answer.status_code, headers=headers)

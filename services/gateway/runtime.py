@@ -1,0 +1,164 @@
+"""What the gateway holds while it runs: the producer, the upstream client, stream slots.
+
+Built by `create_app`, started and stopped by its lifespan; handlers reach it
+through closures, never through a module-level global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+
+from libs.common.kafka import create_producer
+from libs.common.logging import get_logger
+from libs.common.topics import TopicNames
+from services.gateway.ingest import Admitted, IngestLimits, NotWritten, Written
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.settings import GatewaySettings
+
+log = get_logger("concierge.gateway")
+
+
+class NotStartedError(RuntimeError):
+    pass
+
+
+@dataclass
+class BrokerCheck:
+    """Readiness: does the broker answer a metadata request? Cached for `ttl` seconds
+    so a probe storm does not become a metadata storm."""
+
+    producer: AIOKafkaProducer
+    ttl: float
+    timeout: float = 3.0
+    _checked_at: float = field(default=float("-inf"))
+    _last: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def __call__(self) -> bool:
+        async with self._lock:
+            if time.monotonic() - self._checked_at < self.ttl:
+                return self._last
+            try:
+                metadata = await asyncio.wait_for(
+                    self.producer.client.fetch_all_metadata(), self.timeout
+                )
+                self._last = bool(metadata.brokers())
+            except Exception:  # any failure to answer means "not ready"
+                self._last = False
+            self._checked_at = time.monotonic()
+            return self._last
+
+
+@dataclass
+class GatewayRuntime:
+    settings: GatewaySettings
+    metrics: GatewayMetrics
+    names: TopicNames
+    limits: IngestLimits
+    _producer: AIOKafkaProducer | None = None
+    _http: httpx.AsyncClient | None = None
+    _broker_check: BrokerCheck | None = None
+    open_streams: int = 0
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise NotStartedError("the gateway's producer is not running")
+        return self._producer
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            raise NotStartedError("the gateway's upstream client is not running")
+        return self._http
+
+    async def start(self) -> None:
+        producer = create_producer(
+            self.settings.common,
+            client_id="concierge-gateway",
+            linger_ms=self.settings.producer_linger_ms,
+        )
+        await producer.start()
+        self._producer = producer
+        self._broker_check = BrokerCheck(producer, ttl=self.settings.ready_cache_seconds)
+        self._http = httpx.AsyncClient(
+            timeout=self.settings.upstream_timeout_seconds,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._producer is not None:
+            # Flushes what is in flight: requests waiting on acks get them.
+            await self._producer.stop()
+            self._producer = None
+        self._broker_check = None
+
+    async def broker_ready(self) -> bool:
+        return self._broker_check is not None and await self._broker_check()
+
+    def take_stream_slot(self) -> bool:
+        if self.open_streams >= self.settings.max_streams:
+            return False
+        self.open_streams += 1
+        self.metrics.streams_open.set(self.open_streams)
+        return True
+
+    def release_stream_slot(self) -> None:
+        self.open_streams -= 1
+        self.metrics.streams_open.set(self.open_streams)
+
+
+async def publish(
+    producer: AIOKafkaProducer, admitted: Sequence[Admitted], ack_seconds: float
+) -> dict[int, Written | NotWritten]:
+    """Produce every admitted item and wait for Kafka to acknowledge each.
+
+    Items are enqueued in order, so events of one key keep their order on its
+    partition. Any item not acknowledged within `ack_seconds` (or refused by the
+    client) is reported `NotWritten`; the caller must then fail the request.
+    """
+    writes: dict[int, Written | NotWritten] = {}
+    pending: list[tuple[int, asyncio.Future[RecordMetadata]]] = []
+    try:
+        async with asyncio.timeout(ack_seconds):
+            for item in admitted:
+                future = await producer.send(item.topic, item.value, key=item.key)
+                future.add_done_callback(_retrieve_outcome)
+                pending.append((item.index, future))
+            if pending:
+                await asyncio.wait([future for _, future in pending])
+    except TimeoutError:
+        reason = f"Kafka did not acknowledge within {ack_seconds:g}s"
+    except Exception as error:  # the client refused to enqueue: the broker is the cause
+        reason = f"Kafka refused the write: {type(error).__name__}"
+    else:
+        reason = "Kafka did not acknowledge the write"
+    for index, future in pending:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            metadata = future.result()
+            writes[index] = Written(metadata.partition, metadata.offset)
+        elif future.done() and not future.cancelled():
+            error_name = type(future.exception()).__name__
+            writes[index] = NotWritten(f"Kafka refused the write: {error_name}")
+        else:
+            writes[index] = NotWritten(reason)
+    for item in admitted:
+        writes.setdefault(item.index, NotWritten(reason))
+    return writes
+
+
+def _retrieve_outcome(future: asyncio.Future[RecordMetadata]) -> None:
+    # A write that fails after the request gave up must not log "exception
+    # never retrieved": the request already answered 503.
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,75 @@
+"""Refusals as one JSON shape, and the API-key dependency every /v1 route declares."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import JSONResponse, Response
+
+from libs.common.logging import get_logger
+from services.gateway.auth import AuthFailure, KeyEntry, Principal, Scope, authenticate
+
+log = get_logger("concierge.gateway")
+
+# Declared for OpenAPI (the "Authorize" button in /docs); the header itself is
+# parsed by `auth`, which gives better messages.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A Concierge API key: `Authorization: Bearer <key>`.",
+)
+
+
+class GatewayError(Exception):
+    """A refusal: `{"detail": ..., **extra}` with `status`."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+        self.extra = extra
+
+
+async def gateway_error_handler(_: Request, error: Exception) -> Response:
+    assert isinstance(error, GatewayError)
+    return JSONResponse(
+        {"detail": error.detail, **error.extra}, status_code=error.status, headers=error.headers
+    )
+
+
+def unauthenticated(failure: AuthFailure) -> GatewayError:
+    challenge = {"WWW-Authenticate": failure.www_authenticate()}
+    return GatewayError(401, failure.message, headers=challenge)
+
+
+PrincipalDependency = Callable[..., Awaitable[Principal]]
+
+
+def require(keys: tuple[KeyEntry, ...], scope: Scope) -> PrincipalDependency:
+    """A dependency yielding the caller, refusing 401 (who?) or 403 (not allowed)."""
+
+    async def principal(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> Principal:
+        found = authenticate(keys, request.headers.get("authorization"))
+        if isinstance(found, AuthFailure):
+            log.debug("unauthenticated", reason=found.error or "no_key", path=request.url.path)
+            raise unauthenticated(found)
+        if not found.has(scope):
+            log.debug("forbidden", caller=found.label, missing_scope=scope.value)
+            raise GatewayError(
+                403, f"This API key lacks the {scope.value} scope", required_scope=scope.value
+            )
+        return found
+
+    return principal
