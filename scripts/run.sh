@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The main job: a local broker, every topic, and a round trip through it.
+# The main job: a local broker, every service as its own process, simulated
+# customers, and a live view of the decisions. Ctrl-C stops all of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deploy/kafka/kafka.sh up
-.venv/bin/python -m services.cli.main provision
-.venv/bin/python -m services.cli.main smoke
+exec .venv/bin/python -m services.cli.main demo "$@"

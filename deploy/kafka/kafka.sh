@@ -101,7 +101,9 @@ up() {
       >>"$log_file" 2>&1 || fail "formatting KRaft storage failed; see $log_file"
   fi
   local started; started=$(date +%s)
-  nohup java -Xms128m "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+  # Its own session: a Ctrl-C meant for the caller must not stop the broker
+  # before the services that still need it to commit their offsets.
+  setsid nohup java -Xms128m "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true \
     "-Dlog4j2.configurationFile=$here/log4j2.properties" "-Dkafka.logs.dir=$run_dir/logs" \
     -cp "$libs_dir/*" kafka.Kafka "$run_dir/server.properties" >>"$log_file" 2>&1 </dev/null &
   echo $! >"$pid_file"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,14 @@ from libs.common.provision import provision, render
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
 from libs.common.topics import CHANNELS, TopicNames
 from libs.contract.dlq import ErrorCode
+from services.cli.stack import (
+    SERVICES,
+    Stack,
+    StackError,
+    is_loopback,
+    kafka_script,
+    local_secrets,
+)
 
 app = typer.Typer(
     help="Operate Concierge: the stack, topics, dead letters, privacy.", no_args_is_help=True
@@ -75,30 +84,93 @@ def smoke_command(messages: int = typer.Option(100, min=1, help="Records to roun
         raise typer.Exit(code=1)
 
 
+def _bring_up(settings: CommonSettings, kafka: bool, timeout: float) -> tuple[Stack, bool]:
+    """Broker (when asked and local), topics, every service; True if the broker was started."""
+
+    started_kafka = False
+    if kafka and is_loopback(settings.kafka_bootstrap_servers):
+        started = kafka_script("up", settings.kafka_bootstrap_servers)
+        typer.echo(started.stderr.strip())
+        if started.returncode != 0:
+            raise typer.Exit(code=1)
+        started_kafka = "already running" not in started.stderr
+    report = asyncio.run(provision(settings))
+    typer.echo(render(report).splitlines()[-1])
+    env = {**local_secrets(_run_dir()), **os.environ}
+    stack = Stack(_run_dir(), env)
+    try:
+        stack.up(timeout=timeout)
+    except StackError as error:
+        stack.down()
+        typer.echo(f"concierge: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:
+        stack.down()
+        raise
+    for spec in SERVICES:
+        typer.echo(
+            f"  {spec.name:<9} ready  {stack.url(spec.name)}  log {stack.log_path(spec.name)}"
+        )
+    typer.echo(f"gateway API keys (local only): {_run_dir() / 'secrets' / 'api-keys.json'}")
+    return stack, started_kafka
+
+
 @stack_app.command("up")
 def stack_up(
     timeout: float = typer.Option(180.0, help="Seconds to wait for every service to be ready."),
     kafka: bool = typer.Option(True, help="Start the local broker too (loopback brokers only)."),
 ) -> None:
     """Start Kafka, provision topics, start every service; return once all are ready."""
-    from services.cli.stack import SERVICES, Stack, is_loopback, kafka_script, local_secrets
+    _bring_up(_settings(), kafka, timeout)
+
+
+@app.command("demo")
+def demo(
+    customers: int = typer.Option(60, min=1, help="Simulated customers mid-journey at once."),
+    rate: float = typer.Option(15.0, min=0.1, help="Events per second."),
+    duration: float = typer.Option(float("inf"), help="Seconds to run (default: until Ctrl-C)."),
+    seed: int = typer.Option(0, help="Simulator seed (0: a new one each run)."),
+    kafka: bool = typer.Option(True, help="Start the local broker too (loopback brokers only)."),
+) -> None:
+    """Start everything, simulate customers and show decisions live; Ctrl-C stops it all."""
+    import random
+
+    from rich.console import Console
+
+    from services.cli.demo import run_demo
 
     settings = _settings()
-    if kafka and is_loopback(settings.kafka_bootstrap_servers):
-        started = kafka_script("up", settings.kafka_bootstrap_servers)
-        typer.echo(started.stderr.strip())
-        if started.returncode != 0:
-            raise typer.Exit(code=1)
-    report = asyncio.run(provision(settings))
-    typer.echo(render(report).splitlines()[-1])
-    env = {**local_secrets(_run_dir()), **os.environ}
-    stack = Stack(_run_dir(), env)
-    stack.up(timeout=timeout)
-    for spec in SERVICES:
-        typer.echo(
-            f"  {spec.name:<9} ready  {stack.url(spec.name)}  log {stack.log_path(spec.name)}"
+    console = Console()
+    # SIGTERM (an orchestrator, `timeout`) stops the demo as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stack, started_kafka = _bring_up(settings, kafka, 180.0)
+    # A fresh seed by default: event ids repeat for a seed, and repeats are deduplicated.
+    chosen_seed = seed or random.SystemRandom().randrange(1, 1_000_000)
+    console.print(
+        f"simulating {customers} customers at {rate:g} events/s (seed {chosen_seed}); "
+        "Ctrl-C to stop"
+    )
+    state = None
+    try:
+        state = asyncio.run(
+            run_demo(
+                settings,
+                console,
+                customers=customers,
+                seed=chosen_seed,
+                rate=rate,
+                duration=duration,
+            )
         )
-    typer.echo(f"gateway API keys (local only): {_run_dir() / 'secrets' / 'api-keys.json'}")
+    except KeyboardInterrupt:
+        console.print("stopping ...")
+    finally:
+        stack.down()
+        if started_kafka:
+            kafka_script("down", settings.kafka_bootstrap_servers)
+        console.print("every service stopped" + (" and the broker" if started_kafka else ""))
+    if state is not None:
+        console.print(state.summary(), highlight=False, soft_wrap=True)
 
 
 @stack_app.command("down")
@@ -106,7 +178,6 @@ def stack_down(
     kafka: bool = typer.Option(False, "--kafka", help="Stop the local broker too."),
 ) -> None:
     """Stop every service (SIGTERM, then SIGKILL after a deadline)."""
-    from services.cli.stack import Stack, is_loopback, kafka_script
 
     Stack(_run_dir(), dict(os.environ)).down()
     typer.echo("services stopped")
@@ -118,7 +189,6 @@ def stack_down(
 @stack_app.command("status")
 def stack_status() -> None:
     """Which services run and answer /ready."""
-    from services.cli.stack import Stack
 
     stack = Stack(_run_dir(), dict(os.environ))
     all_ready = True

@@ -42,7 +42,9 @@ class SystemUnderTest:
         return TopicNames(self.settings.topic_prefix)
 
     def key(self, channel: str | None) -> str:
-        keys = json.loads((self.run_dir / "secrets" / "api-keys.json").read_text())
+        keys: dict[str, dict[str, str]] = json.loads(
+            (self.run_dir / "secrets" / "api-keys.json").read_text()
+        )
         return next(k for k, grant in keys.items() if grant["channel"] == channel)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
