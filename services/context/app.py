@@ -18,6 +18,7 @@ import orjson
 from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from libs.common.decoded_cache import DecodedCache
 from libs.common.faust_app import (
     create_faust_app,
     create_table,
@@ -86,14 +87,20 @@ def create_app(settings: ContextSettings) -> faust.App:
     guard = Guard("context", lambda key, value: dlq.send(key=key, value=value), failures)
     anonymous_ttl = timedelta(days=settings.anonymous_ttl_days)
 
+    decoded = DecodedCache(CustomerContext.from_bytes)
+
     def load(customer_id: str) -> CustomerContext | None:
         raw = contexts.get(customer_id)
-        return None if raw is None else CustomerContext.from_bytes(raw)
+        if raw is None:
+            decoded.forget(customer_id)
+            return None
+        return decoded.decode(customer_id, raw)
 
     def store(context: CustomerContext) -> None:
         data = context.to_bytes()
         context_bytes.observe(len(data))
         contexts[context.customer_id] = data
+        decoded.remember(context.customer_id, data, context)
 
     async def on_event(record: ResolvedRecord) -> None:
         if record.event is None:

@@ -17,6 +17,7 @@ import orjson
 from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from libs.common.decoded_cache import DecodedCache
 from libs.common.faust_app import (
     create_faust_app,
     create_table,
@@ -96,9 +97,13 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
     dlq = app.topic(names.dlq)
     guard = Guard("decision", lambda key, value: dlq.send(key=key, value=value), failures)
 
+    decoded_histories = DecodedCache(ContactHistory.from_json)
+
     def load_history(customer_id: str) -> ContactHistory:
         raw = histories.get(customer_id)
-        return ContactHistory.empty(customer_id) if raw is None else ContactHistory.from_json(raw)
+        if raw is None:
+            return ContactHistory.empty(customer_id)
+        return decoded_histories.decode(customer_id, raw)
 
     async def on_event(record: ContextualizedRecord) -> None:
         if record.event is None or record.context is None:
@@ -119,7 +124,9 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         for suppression in result.suppressions:
             await suppressions.send(key=key, value=to_json_bytes(suppression))
             suppressions_sent.labels(suppression.reason, suppression.state).inc()
-        histories[record.customer_id] = result.history.to_json()
+        stored = result.history.to_json()
+        histories[record.customer_id] = stored
+        decoded_histories.remember(record.customer_id, stored, result.history)
         latest_contexts[record.customer_id] = record.context.to_bytes()
         outcome = result.explanation.outcome
         decisions.labels(outcome).inc()

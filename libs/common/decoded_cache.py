@@ -1,0 +1,44 @@
+"""Keep recently used records decoded, keyed by their stored bytes.
+
+Decoding a customer's context costs several times more than the reducers that
+update it, and a customer's events come in bursts (a session). A hit needs
+the stored bytes to be identical to the ones decoded, so the cache can never
+serve a stale record, whatever changed the table (a rebalance, a recovery).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class DecodedCache(Generic[T]):
+    def __init__(self, decode: Callable[[bytes], T], max_entries: int = 10_000) -> None:
+        self._decode = decode
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[bytes, T]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def decode(self, key: str, raw: bytes) -> T:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == raw:
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return entry[1]
+        self.misses += 1
+        value = self._decode(raw)
+        self.remember(key, raw, value)
+        return value
+
+    def remember(self, key: str, raw: bytes, value: T) -> None:
+        self._entries[key] = (raw, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
