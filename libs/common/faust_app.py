@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ import faust
 from faust.transport.drivers.aiokafka import Producer, Transport
 from faust.web import Request, Response, View
 from mode.utils.times import Seconds
+from prometheus_client import CollectorRegistry, Counter
 
+from libs.common.guard import Guard
 from libs.common.health import HealthState
 from libs.common.settings import CommonSettings
 from libs.contract.dlq import SourceRef
@@ -141,6 +145,59 @@ def source_of(event: Any) -> SourceRef:
     """Where a Faust event's message sits in Kafka."""
     message = event.message
     return SourceRef(topic=message.topic, partition=message.partition, offset=message.offset)
+
+
+Handler = Callable[[bytes | None, bytes | None, SourceRef], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """One service's metrics registry and health, and its count of dead-lettered bugs."""
+
+    health: HealthState
+    failures: Counter
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.health.registry
+
+
+def observe(app: faust.App, service: str) -> Telemetry:
+    """A metrics registry, /health, /ready (worker joined and recovered) and /metrics."""
+    health = HealthState(service, registry=CollectorRegistry())
+    health.add_readiness_check("worker", lambda: faust_ready(app))
+    install_health_views(app, health)
+    failures = Counter(
+        f"concierge_{service}_failures",
+        "Records dead-lettered by a handler bug",
+        ["error"],
+        registry=health.registry,
+    )
+    return Telemetry(health, failures)
+
+
+def guarded_agent(
+    app: faust.App, topic: Any, *, name: str, telemetry: Telemetry, dlq_topic: str, handle: Handler
+) -> None:
+    """An agent that runs ``handle(value, key, source)`` for each record under ``Guard``."""
+    dlq = app.topic(dlq_topic)
+    guard = Guard(
+        telemetry.health.service,
+        lambda key, value: dlq.send(key=key, value=value),
+        telemetry.failures,
+    )
+
+    @app.agent(topic, name=name)
+    async def run_handler(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            source = source_of(event)
+            await guard.run(
+                partial(handle, message.value, message.key, source),
+                key=message.key,
+                value=message.value,
+                source=source,
+            )
 
 
 def faust_ready(app: faust.App) -> bool:

@@ -146,6 +146,7 @@ class Stack:
             pid = int(self._pid_path(name).read_text())
         except (FileNotFoundError, ValueError):
             return None
+        _reap(pid)  # a child of ours that exited is a zombie until reaped
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

@@ -10,26 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import Any
 
 import faust
 import orjson
 from faust.web import Request, Response, View
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import Counter, Histogram
 
 from libs.common.decoded_cache import DecodedCache
-from libs.common.faust_app import (
-    create_faust_app,
-    create_table,
-    faust_ready,
-    install_health_views,
-    source_of,
-)
-from libs.common.guard import Guard
-from libs.common.health import HealthState
+from libs.common.faust_app import create_faust_app, create_table, guarded_agent, observe
 from libs.common.logging import bound_ids, get_logger
 from libs.common.topics import TopicNames
+from libs.contract.dlq import SourceRef
 from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
 from services.context.domain.merge import adopt_provisional, is_expired, merge_contexts
 from services.context.domain.model import CustomerContext
@@ -52,7 +43,8 @@ def create_app(settings: ContextSettings) -> faust.App:
         data_dir=settings.data_dir,
         standby_replicas=settings.standby_replicas,
     )
-    registry = CollectorRegistry()
+    telemetry = observe(app, "context")
+    registry = telemetry.registry
     handled = Counter(
         "concierge_context_records",
         "Resolved records handled, by kind",
@@ -65,9 +57,6 @@ def create_app(settings: ContextSettings) -> faust.App:
         buckets=(512, 1024, 2048, 4096, 8192, 16384, 32768, 65536),
         registry=registry,
     )
-    health = HealthState("context", registry=registry)
-    health.add_readiness_check("worker", lambda: faust_ready(app))
-    install_health_views(app, health)
 
     contexts = create_table(
         app,
@@ -77,14 +66,6 @@ def create_app(settings: ContextSettings) -> faust.App:
     )
     resolved = app.topic(names.resolved)
     contextualized = app.topic(names.contextualized)
-    dlq = app.topic(names.dlq)
-    failures = Counter(
-        "concierge_context_failures",
-        "Records dead-lettered by a handler bug",
-        ["error"],
-        registry=registry,
-    )
-    guard = Guard("context", lambda key, value: dlq.send(key=key, value=value), failures)
     anonymous_ttl = timedelta(days=settings.anonymous_ttl_days)
 
     decoded = DecodedCache(CustomerContext.from_bytes)
@@ -153,8 +134,8 @@ def create_app(settings: ContextSettings) -> faust.App:
         if context is not None and is_expired(context, datetime.now(UTC), anonymous_ttl):
             contexts.pop(record.customer_id, None)
 
-    async def handle(value: bytes) -> None:
-        record = decode_resolved(value)
+    async def handle(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
+        record = decode_resolved(value or b"")
         event_id = record.event.event_id if record.event else None
         with bound_ids(customer_id=record.customer_id, event_id=event_id):
             handled.labels(record.kind).inc()
@@ -169,16 +150,9 @@ def create_app(settings: ContextSettings) -> faust.App:
             else:
                 on_expire(record)
 
-    @app.agent(resolved, name="context-apply")
-    async def context_apply(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            await guard.run(
-                partial(handle, message.value),
-                key=message.key,
-                value=message.value,
-                source=source_of(event),
-            )
+    guarded_agent(
+        app, resolved, name="context-apply", telemetry=telemetry, dlq_topic=names.dlq, handle=handle
+    )
 
     @app.timer(SWEEP_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
     async def sweep_quiet_provisional_contexts() -> None:

@@ -9,28 +9,19 @@ suppression starts and lifts to ``suppressions``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any
 
 import faust
 import orjson
 from faust.web import Request, Response, View
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import Counter, Histogram
 
 from libs.common.decoded_cache import DecodedCache
-from libs.common.faust_app import (
-    create_faust_app,
-    create_table,
-    faust_ready,
-    install_health_views,
-    source_of,
-)
-from libs.common.guard import Guard
-from libs.common.health import HealthState
+from libs.common.faust_app import create_faust_app, create_table, guarded_agent, observe
 from libs.common.logging import bound_ids, get_logger
 from libs.common.topics import CHANNELS, TopicNames
 from libs.contract.codec import to_json_bytes
 from libs.contract.common import Channel
+from libs.contract.dlq import SourceRef
 from services.context.domain.model import CustomerContext
 from services.context.records import ContextualizedRecord, decode_contextualized
 from services.decision.domain.catalogue import DecisionConfig, load_config
@@ -54,7 +45,8 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         data_dir=settings.data_dir,
         standby_replicas=settings.standby_replicas,
     )
-    registry = CollectorRegistry()
+    telemetry = observe(app, "decision")
+    registry = telemetry.registry
     decisions = Counter(
         "concierge_decision_decisions", "Events decided, by outcome", ["outcome"], registry=registry
     )
@@ -73,15 +65,6 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         buckets=LATENCY_BUCKETS,
         registry=registry,
     )
-    failures = Counter(
-        "concierge_decision_failures",
-        "Records dead-lettered by a handler bug",
-        ["error"],
-        registry=registry,
-    )
-    health = HealthState("decision", registry=registry)
-    health.add_readiness_check("worker", lambda: faust_ready(app))
-    install_health_views(app, health)
 
     histories = create_table(
         app, "contact-history", partitions=common.partitions, help="customer_id -> ContactHistory"
@@ -94,8 +77,6 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
     contextualized = app.topic(names.contextualized)
     action_topics = {channel.value: app.topic(names.actions(channel)) for channel in CHANNELS}
     suppressions = app.topic(names.suppressions)
-    dlq = app.topic(names.dlq)
-    guard = Guard("decision", lambda key, value: dlq.send(key=key, value=value), failures)
 
     decoded_histories = DecodedCache(ContactHistory.from_json)
 
@@ -150,8 +131,8 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         suppressions_sent.labels(suppression.reason, suppression.state).inc()
         log.info("history_erased")
 
-    async def handle(value: bytes) -> None:
-        record = decode_contextualized(value)
+    async def handle(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
+        record = decode_contextualized(value or b"")
         event_id = record.event.event_id if record.event else None
         with bound_ids(customer_id=record.customer_id, event_id=event_id):
             if record.kind == "erasure":
@@ -159,16 +140,14 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
             else:
                 await on_event(record)
 
-    @app.agent(contextualized, name="decision-decide")
-    async def decision_decide(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            await guard.run(
-                partial(handle, message.value),
-                key=message.key,
-                value=message.value,
-                source=source_of(event),
-            )
+    guarded_agent(
+        app,
+        contextualized,
+        name="decision-decide",
+        telemetry=telemetry,
+        dlq_topic=names.dlq,
+        handle=handle,
+    )
 
     @app.page("/v1/customers/{customer_id}/next-best-action")
     class NextBestActionView(View):

@@ -7,24 +7,15 @@ identifier link and no two events can race to link the same identifier.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import Any
 
 import faust
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import Counter
 
-from libs.common.faust_app import (
-    create_faust_app,
-    create_table,
-    faust_ready,
-    install_health_views,
-    source_of,
-)
-from libs.common.guard import Guard
-from libs.common.health import HealthState
+from libs.common.faust_app import create_faust_app, create_table, guarded_agent, observe
 from libs.common.logging import bound_ids, get_logger
 from libs.common.table_views import DecodingView
 from libs.common.topics import TopicNames
+from libs.contract.dlq import SourceRef
 from libs.pipeline.envelopes import ResolvedRecord, ValidatedRecord, decode_validated
 from services.identity.dedupe import Sighting, classify, decode_source, encode_source
 from services.identity.domain.erasure import plan_erasure
@@ -47,16 +38,14 @@ def create_app(settings: IdentitySettings) -> faust.App:
         data_dir=settings.data_dir,
         standby_replicas=settings.standby_replicas,
     )
-    registry = CollectorRegistry()
+    telemetry = observe(app, "identity")
+    registry = telemetry.registry
     outcomes = Counter(
         "concierge_identity_events", "Validated records by outcome", ["outcome"], registry=registry
     )
     merges = Counter(
         "concierge_identity_merges", "Provisional customers merged into another", registry=registry
     )
-    health = HealthState("identity", registry=registry)
-    health.add_readiness_check("worker", lambda: faust_ready(app))
-    install_health_views(app, health)
 
     links = create_table(
         app, "identifier-links", partitions=IDENTITY_PARTITIONS, help="identifier key -> LinkRecord"
@@ -79,14 +68,6 @@ def create_app(settings: IdentitySettings) -> faust.App:
 
     validated = app.topic(names.validated, partitions=IDENTITY_PARTITIONS)
     resolved = app.topic(names.resolved)
-    dlq = app.topic(names.dlq)
-    failures = Counter(
-        "concierge_identity_failures",
-        "Records dead-lettered by a handler bug",
-        ["error"],
-        registry=registry,
-    )
-    guard = Guard("identity", lambda key, value: dlq.send(key=key, value=value), failures)
 
     async def resolve_event(record: ValidatedRecord) -> None:
         event = record.event
@@ -139,8 +120,8 @@ def create_app(settings: IdentitySettings) -> faust.App:
         outcomes.labels("erasure").inc()
         log.info("identity_erased", links_deleted=len(erasure.link_deletes))
 
-    async def handle(value: bytes) -> None:
-        record = decode_validated(value)
+    async def handle(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
+        record = decode_validated(value or b"")
         event_id = record.event.event_id if record.event else None
         customer_id = record.erasure.customer_id if record.erasure else None
         with bound_ids(event_id=event_id, customer_id=customer_id):
@@ -149,15 +130,13 @@ def create_app(settings: IdentitySettings) -> faust.App:
             else:
                 await resolve_event(record)
 
-    @app.agent(validated, name="identity-resolve")
-    async def identity_resolve(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            await guard.run(
-                partial(handle, message.value),
-                key=message.key,
-                value=message.value,
-                source=source_of(event),
-            )
+    guarded_agent(
+        app,
+        validated,
+        name="identity-resolve",
+        telemetry=telemetry,
+        dlq_topic=names.dlq,
+        handle=handle,
+    )
 
     return app

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import faust
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import Counter
 
-from libs.common.faust_app import create_faust_app, faust_ready, install_health_views, source_of
-from libs.common.health import HealthState
+from libs.common.faust_app import create_faust_app, guarded_agent, observe
 from libs.common.logging import bound_ids, get_logger
 from libs.common.topics import CHANNELS, TopicNames
+from libs.contract.dlq import SourceRef
 from services.intake.routing import IntakeLimits, Routed, route_erasure, route_interaction
 from services.intake.settings import IntakeSettings
 
@@ -24,16 +23,13 @@ def create_app(settings: IntakeSettings) -> faust.App:
     app = create_faust_app(
         "intake", common, web_port=settings.http_port, data_dir=settings.data_dir
     )
-    registry = CollectorRegistry()
+    telemetry = observe(app, "intake")
     records = Counter(
         "concierge_intake_records",
         "Input records by outcome and error code",
         ["outcome", "code"],
-        registry=registry,
+        registry=telemetry.registry,
     )
-    health = HealthState("intake", registry=registry)
-    health.add_readiness_check("worker", lambda: faust_ready(app))
-    install_health_views(app, health)
 
     limits = IntakeLimits(
         pii_key=settings.pii_key.get_secret_value().encode(),
@@ -50,31 +46,29 @@ def create_app(settings: IntakeSettings) -> faust.App:
         if routed.code is not None:
             log.info("dead_lettered", code=routed.code.value, topic=routed.topic)
 
-    @app.agent(interactions, name="intake-interactions")
-    async def intake_interactions(stream: Any) -> None:
-        async for event in stream.events():
-            routed = route_interaction(
-                event.message.value,
-                event.message.key,
-                source_of(event),
-                names,
-                limits,
-                datetime.now(UTC),
-            )
-            with bound_ids(event_id=routed.event_id):
-                await send(routed)
+    async def on_interaction(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
+        routed = route_interaction(value, key, source, names, limits, datetime.now(UTC))
+        with bound_ids(event_id=routed.event_id):
+            await send(routed)
 
-    @app.agent(privacy_requests, name="intake-privacy")
-    async def intake_privacy(stream: Any) -> None:
-        async for event in stream.events():
-            await send(
-                route_erasure(
-                    event.message.value,
-                    event.message.key,
-                    source_of(event),
-                    names,
-                    datetime.now(UTC),
-                )
-            )
+    async def on_erasure(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
+        await send(route_erasure(value, key, source, names, datetime.now(UTC)))
+
+    guarded_agent(
+        app,
+        interactions,
+        name="intake-interactions",
+        telemetry=telemetry,
+        dlq_topic=names.dlq,
+        handle=on_interaction,
+    )
+    guarded_agent(
+        app,
+        privacy_requests,
+        name="intake-privacy",
+        telemetry=telemetry,
+        dlq_topic=names.dlq,
+        handle=on_erasure,
+    )
 
     return app
