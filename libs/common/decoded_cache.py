@@ -16,9 +16,15 @@ T = TypeVar("T")
 
 
 class DecodedCache(Generic[T]):
-    def __init__(self, decode: Callable[[bytes], T], max_entries: int = 10_000) -> None:
+    def __init__(
+        self, decode: Callable[[bytes], T], max_entries: int = 10_000, max_bytes: int = 32 << 20
+    ) -> None:
+        # Bounded by stored bytes too: a decoded record takes a few times its
+        # stored size, so 32 MiB of stored bytes stays well under 200 MiB.
         self._decode = decode
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[str, tuple[bytes, T]] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -35,10 +41,20 @@ class DecodedCache(Generic[T]):
         return value
 
     def remember(self, key: str, raw: bytes, value: T) -> None:
+        self.forget(key)
         self._entries[key] = (raw, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self._bytes += len(raw)
+        while self._entries and (
+            len(self._entries) > self._max_entries or self._bytes > self._max_bytes
+        ):
+            _, (evicted, _) = self._entries.popitem(last=False)
+            self._bytes -= len(evicted)
 
     def forget(self, key: str) -> None:
-        self._entries.pop(key, None)
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry[0])
+
+    @property
+    def stored_bytes(self) -> int:
+        return self._bytes

@@ -21,18 +21,27 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.sensors import Sensor
 from faust.transport.drivers.aiokafka import Producer, Transport
 from faust.web import Request, Response, View
 from mode.utils.times import Seconds
 from prometheus_client import CollectorRegistry, Counter
 
-from libs.common.guard import Guard
+from libs.common.guard import (
+    EXIT_KAFKA_UNAVAILABLE,
+    Guard,
+    LetterBuilder,
+    exit_for_redelivery,
+    raw_letter,
+)
 from libs.common.health import HealthState
+from libs.common.logging import get_logger
 from libs.common.settings import CommonSettings
 from libs.contract.dlq import SourceRef
 
-# Per RocksDB database (one per table partition). With 4 partitions x 3 tables
-# x 3 services that is 36 databases: ~36 x (8 + 2 x 4) MiB = ~0.6 GiB worst case.
+# Per RocksDB database (one per table partition). With 4 partitions: identity 3
+# tables x 1 partition, context 1 x 4, decision 2 x 4 = 15 databases, so
+# ~15 x (8 + 2 x 4) MiB = ~0.25 GiB worst case for the whole stack.
 ROCKSDB_OPTIONS: Mapping[str, Any] = {
     "driver": "rocksdict",
     "block_cache_size": 8 * 1024 * 1024,
@@ -44,6 +53,9 @@ ROCKSDB_OPTIONS: Mapping[str, Any] = {
 }
 
 
+ERASED_WITHIN_MS = 24 * 60 * 60 * 1000
+
+
 class IdempotentProducer(Producer):
     """Faust's aiokafka producer with idempotence on outside exactly-once mode."""
 
@@ -53,6 +65,14 @@ class IdempotentProducer(Producer):
 
 class IdempotentTransport(Transport):
     Producer = IdempotentProducer
+
+
+class ExitOnSendError(Sensor):
+    """A record Faust failed to deliver (after the client's retries) must not be
+    committed past: Faust only logs it, so the worker exits for redelivery."""
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        exit_for_redelivery(get_logger("concierge.worker"), exc, exit_code=EXIT_KAFKA_UNAVAILABLE)
 
 
 def broker_url(settings: CommonSettings) -> str:
@@ -75,7 +95,7 @@ def create_faust_app(
 ) -> faust.App:
     app_id = f"{settings.topic_prefix}concierge-{service}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         app_id,
         broker=broker_url(settings),
         store="rocksdb://",
@@ -104,6 +124,8 @@ def create_faust_app(
         key_serializer="raw",
         value_serializer="raw",
     )
+    app.sensors.add(ExitOnSendError())
+    return app
 
 
 def create_table(
@@ -120,13 +142,13 @@ def create_table(
     at compaction past the TTL, and the changelog deletes segments past it.
     """
     options: dict[str, Any] = dict(ROCKSDB_OPTIONS)
-    topic_configs: dict[str, str] = {}
+    # Deleted keys (erasures) leave the compacted changelog within a day, not
+    # whenever the log cleaner happens to reach their segment.
+    topic_configs: dict[str, str] = {"max.compaction.lag.ms": str(ERASED_WITHIN_MS)}
     if ttl is not None:
         options["ttl"] = int(ttl.total_seconds())
-        topic_configs = {
-            "cleanup.policy": "compact,delete",
-            "retention.ms": str(int(ttl.total_seconds() * 1000)),
-        }
+        topic_configs["cleanup.policy"] = "compact,delete"
+        topic_configs["retention.ms"] = str(int(ttl.total_seconds() * 1000))
     return app.Table(
         name,
         default=None,
@@ -177,7 +199,15 @@ def observe(app: faust.App, service: str) -> Telemetry:
 
 
 def guarded_agent(
-    app: faust.App, topic: Any, *, name: str, telemetry: Telemetry, dlq_topic: str, handle: Handler
+    app: faust.App,
+    topic: Any,
+    *,
+    name: str,
+    telemetry: Telemetry,
+    dlq_topic: str,
+    handle: Handler,
+    letter_for: LetterBuilder = raw_letter,
+    dlq_key: Callable[[bytes | None], bytes | None] = lambda key: key,
 ) -> None:
     """An agent that runs ``handle(value, key, source)`` for each record under ``Guard``."""
     dlq = app.topic(dlq_topic)
@@ -185,6 +215,8 @@ def guarded_agent(
         telemetry.health.service,
         lambda key, value: dlq.send(key=key, value=value),
         telemetry.failures,
+        letter_for,
+        dlq_key,
     )
 
     @app.agent(topic, name=name)

@@ -19,8 +19,10 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 from prometheus_client import Counter
 
 from libs.common.logging import get_logger
@@ -28,20 +30,52 @@ from libs.contract.codec import to_json_bytes
 from libs.contract.dlq import DeadLetter, ErrorCode, ErrorInfo, SourceRef
 
 EXIT_KAFKA_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
+# Faust wraps Kafka errors of attached sends in ProducerSendError.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     KafkaError,
+    ProducerSendError,
     ConnectionError,
     asyncio.TimeoutError,
 )
 
 SendToDlq = Callable[[bytes | None, bytes], Awaitable[object]]
+# Builds the dead letter for a record a handler failed on: (value, source, message).
+LetterBuilder = Callable[[bytes | None, SourceRef, str], DeadLetter]
+
+
+def raw_letter(value: bytes | None, source: SourceRef, message: str) -> DeadLetter:
+    """The record as it was; right for internal topics, which hold no raw PII."""
+    return DeadLetter(
+        error=ErrorInfo(code=ErrorCode.internal_error, message=message, path=None),
+        original=None if value is None else base64.b64encode(value).decode("ascii"),
+        original_size=0 if value is None else len(value),
+        source=source,
+        rejected_at=datetime.now(UTC),
+    )
+
+
+def exit_for_redelivery(log: Any, error: BaseException, **fields: Any) -> NoReturn:
+    """Exit at once, without committing: the orchestrator restarts the worker and the
+    uncommitted records are redelivered; every stage is idempotent per event."""
+    log.critical("kafka_unavailable_exiting", error=repr(error), **fields)
+    sys.stdout.flush()
+    os._exit(EXIT_KAFKA_UNAVAILABLE)
 
 
 class Guard:
-    def __init__(self, service: str, send_to_dlq: SendToDlq, failures: Counter) -> None:
+    def __init__(
+        self,
+        service: str,
+        send_to_dlq: SendToDlq,
+        failures: Counter,
+        letter_for: LetterBuilder = raw_letter,
+        dlq_key: Callable[[bytes | None], bytes | None] = lambda key: key,
+    ) -> None:
         self._service = service
         self._send_to_dlq = send_to_dlq
         self._failures = failures
+        self._letter_for = letter_for
+        self._dlq_key = dlq_key
         self._log = get_logger(f"concierge.{service}")
 
     async def run(
@@ -55,25 +89,15 @@ class Guard:
         try:
             await handler()
         except TRANSIENT_ERRORS as error:
-            self._log.critical(
-                "kafka_unavailable_exiting", error=repr(error), source=source.model_dump()
-            )
-            sys.stdout.flush()
-            # Exit without committing: the uncommitted records are redelivered
-            # to the restarted worker, and every stage is idempotent per event.
-            os._exit(EXIT_KAFKA_UNAVAILABLE)
+            exit_for_redelivery(self._log, error, source=source.model_dump())
         except Exception as error:
             self._failures.labels(type(error).__name__).inc()
             self._log.exception("handler_failed_dead_lettered", source=source.model_dump())
-            letter = DeadLetter(
-                error=ErrorInfo(
-                    code=ErrorCode.internal_error,
-                    message=f"{self._service} failed on this record ({type(error).__name__})",
-                    path=None,
-                ),
-                original=None if value is None else base64.b64encode(value).decode("ascii"),
-                original_size=0 if value is None else len(value),
-                source=source,
-                rejected_at=datetime.now(UTC),
+            letter = self._letter_for(
+                value, source, f"{self._service} failed on this record ({type(error).__name__})"
             )
-            await self._send_to_dlq(key, to_json_bytes(letter))
+            try:
+                await self._send_to_dlq(self._dlq_key(key), to_json_bytes(letter))
+            except Exception as send_error:
+                # Not even the dead letter could be sent: don't let Faust ack it.
+                exit_for_redelivery(self._log, send_error, source=source.model_dump())

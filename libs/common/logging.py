@@ -60,9 +60,23 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
         cache_logger_on_first_use=True,
     )
-    # Libraries (aiokafka, faust, uvicorn) log through stdlib logging; keep them
-    # on stdout and quieter than our own lines.
-    logging.basicConfig(stream=sys.stdout, level=max(numeric_level, logging.WARNING), force=True)
+    # Libraries (aiokafka, Faust, uvicorn) log through stdlib logging: the same
+    # renderer makes their lines JSON too, a little quieter than our own.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                redact_sensitive,
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric_level, logging.WARNING))
 
 
 @contextmanager

@@ -113,8 +113,9 @@ def contract_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
                 7 * DAY_MS,
             )
         )
-    # Compacted so a late subscriber still learns every suppression in force;
-    # delete too, so lifted ones eventually go (30 days).
+    # Compacted by customer_id: a late subscriber learns each customer's latest
+    # suppression, not every one in force (read from the start within the
+    # 30-day retention for those); delete too, so old records go.
     specs.append(
         TopicSpec(
             names.suppressions,

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 from libs.common.broker_probe import BrokerUnreachableError, wait_for_broker
 from libs.common.health import PortInUseError, ensure_port_free
 from libs.common.logging import configure_logging, get_logger
+from libs.common.provision import provision
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
@@ -60,7 +61,15 @@ def prepare(service: str, common: CommonSettings, http_port: int) -> asyncio.Abs
         )
     except BrokerUnreachableError as error:
         _fail(service, str(error))
-    get_logger(f"concierge.{service}").info("starting", http_port=http_port)
+    log = get_logger(f"concierge.{service}")
+    # A worker on an unprovisioned cluster would sit idle (or the broker would
+    # auto-create topics with the wrong partitions): name what is missing.
+    report = loop.run_until_complete(provision(common, create=False))
+    if report.missing:
+        _fail(service, "topics missing (run `concierge provision`): " + ", ".join(report.missing))
+    for drift in report.drift:
+        log.warning("topic_drift", detail=str(drift))
+    log.info("starting", http_port=http_port)
     return loop
 
 
@@ -78,5 +87,8 @@ def run_faust_service(
     level = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}[
         common.log_level
     ]
-    worker = Worker(app, loop=loop, loglevel=level, quiet=True, redirect_stdouts=False)
+    # Faust keeps the logging set up by configure_logging (JSON lines).
+    worker = Worker(
+        app, loop=loop, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False
+    )
     worker.execute_from_commandline()

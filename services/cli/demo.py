@@ -143,7 +143,12 @@ def paced_events(
 
 
 async def watch(
-    settings: CommonSettings, state: DemoState, console: Console, live: bool, stop: asyncio.Event
+    settings: CommonSettings,
+    state: DemoState,
+    console: Console,
+    live: bool,
+    stop: asyncio.Event,
+    positioned: asyncio.Event,
 ) -> None:
     names = TopicNames(settings.topic_prefix)
     topics = [names.actions(c) for c in CHANNELS] + [names.suppressions, names.dlq]
@@ -152,6 +157,10 @@ async def watch(
     )
     await consumer.start()
     try:
+        # Resolve "latest" to real offsets before traffic starts, so nothing is missed.
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+        positioned.set()
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=250)
             arrived = time.time()
@@ -174,6 +183,17 @@ async def watch(
         await consumer.stop()
 
 
+async def settle(state: DemoState, quiet_seconds: float, deadline_seconds: float) -> None:
+    """Wait for the last decisions: until nothing new arrived for a while, or a deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_seconds
+    seen, quiet_since = len(state.latencies_ms), loop.time()
+    while loop.time() < deadline and loop.time() - quiet_since < quiet_seconds:
+        await asyncio.sleep(0.1)
+        if len(state.latencies_ms) != seen:
+            seen, quiet_since = len(state.latencies_ms), loop.time()
+
+
 async def run_demo(
     settings: CommonSettings,
     console: Console,
@@ -186,8 +206,9 @@ async def run_demo(
     state = DemoState()
     stop = asyncio.Event()
     live = console.is_terminal
-    watcher = asyncio.create_task(watch(settings, state, console, live, stop))
-    await asyncio.sleep(1.0)  # the watcher joins at the end of the topics before traffic starts
+    positioned = asyncio.Event()
+    watcher = asyncio.create_task(watch(settings, state, console, live, stop, positioned))
+    await asyncio.wait_for(positioned.wait(), timeout=30)
     publisher = asyncio.create_task(
         publish_run(
             settings, paced_events(state, customers, seed, rate, duration), tally=state.tally
@@ -201,8 +222,7 @@ async def run_demo(
                     await asyncio.sleep(0.25)
                 view.update(render(state))
         await publisher
-        # Let the last decisions arrive before the summary.
-        await asyncio.sleep(3.0)
+        await settle(state, quiet_seconds=2.0, deadline_seconds=15.0)
     finally:
         publisher.cancel()
         stop.set()

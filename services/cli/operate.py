@@ -112,14 +112,13 @@ async def replay_dead_letters(
 ) -> ReplayReport:
     """Send dead-lettered records back to where they came from, after a fix.
 
-    A consumer group remembers what was replayed, so running it twice does not
-    replay the same letter twice.
+    A consumer group per error code remembers what was replayed, so running it
+    twice does not replay the same letter twice, and replaying one code never
+    hides the letters of another.
     """
+    group = f"{settings.topic_prefix}concierge-dlq-replay-{code.value if code else 'all'}"
     consumer = create_consumer(
-        settings,
-        dlq_topic,
-        client_id="concierge-cli-replay",
-        group_id=f"{settings.topic_prefix}concierge-dlq-replay",
+        settings, dlq_topic, client_id="concierge-cli-replay", group_id=group
     )
     producer = create_producer(settings, client_id="concierge-cli-replay")
     report = ReplayReport()

@@ -72,17 +72,23 @@ def is_loopback(bootstrap: str) -> bool:
     return host in {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Created readable by the owner only from the first byte (no chmod race)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+
+
 def local_secrets(run_dir: Path) -> dict[str, str]:
     """A PII key and gateway API keys for a local stack, made once and kept in run_dir.
 
     Never used for a real deployment: there the operator sets them.
     """
     secret_dir = run_dir / "secrets"
-    secret_dir.mkdir(parents=True, exist_ok=True)
+    secret_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     pii_file = secret_dir / "pii.key"
     if not pii_file.exists():
-        pii_file.write_text(secrets.token_hex(32))
-        pii_file.chmod(0o600)
+        _write_private(pii_file, secrets.token_hex(32))
     keys_file = secret_dir / "api-keys.json"
     if not keys_file.exists():
         all_scopes = ["events:write", "context:read", "decision:read", "actions:read"]
@@ -91,8 +97,7 @@ def local_secrets(run_dir: Path) -> dict[str, str]:
             for channel in ("web", "phone", "mobile", "store")
         }
         keys[f"operator-{secrets.token_hex(12)}"] = {"channel": None, "scopes": all_scopes}
-        keys_file.write_text(json.dumps(keys, indent=2))
-        keys_file.chmod(0o600)
+        _write_private(keys_file, json.dumps(keys, indent=2))
     return {
         "CONCIERGE_INTAKE_PII_KEY": pii_file.read_text().strip(),
         "CONCIERGE_GATEWAY_API_KEYS": keys_file.read_text(),

@@ -28,6 +28,7 @@ from services.context.domain.reducers import apply_event
 from services.context.domain.summary import summarize
 from services.context.records import ContextualizedRecord, encode_contextualized
 from services.context.settings import ContextSettings
+from services.identity.domain.identifiers import PROVISIONAL_PREFIX
 
 log = get_logger("concierge.context")
 SWEEP_INTERVAL_SECONDS = 3600.0
@@ -97,17 +98,30 @@ def create_app(settings: ContextSettings) -> faust.App:
         out = ContextualizedRecord("event", record.customer_id, event=record.event, context=after)
         await contextualized.send(key=record.customer_id.encode(), value=encode_contextualized(out))
 
+    def drop(customer_id: str) -> None:
+        contexts.pop(customer_id, None)
+        decoded.forget(customer_id)
+
+    async def forget_downstream(customer_id: str) -> None:
+        """Decision keeps per-customer state too; a context that moved or expired
+        must not leave it behind (erasure relies on it)."""
+        out = ContextualizedRecord("forget", customer_id)
+        await contextualized.send(key=customer_id.encode(), value=encode_contextualized(out))
+
     async def on_merge_out(record: ResolvedRecord) -> None:
         source = load(record.customer_id)
         if source is None or record.merge_target is None:
             return
-        contexts.pop(record.customer_id, None)
         carry = ResolvedRecord(
             kind="merge_in",
             customer_id=record.merge_target,
             merged_context=orjson.loads(source.to_bytes()),
         )
+        # Sent before the delete: after a crash in between, the redelivered
+        # merge_out finds the context and sends it again (merging is idempotent).
         await resolved.send(key=record.merge_target.encode(), value=carry.to_bytes())
+        await forget_downstream(record.customer_id)
+        drop(record.customer_id)
 
     def on_merge_in(record: ResolvedRecord) -> None:
         if record.merged_context is None:
@@ -123,16 +137,17 @@ def create_app(settings: ContextSettings) -> faust.App:
             store(merged)
 
     async def on_erasure(record: ResolvedRecord) -> None:
-        contexts.pop(record.customer_id, None)
+        drop(record.customer_id)
         out = ContextualizedRecord("erasure", record.customer_id, erasure=record.erasure)
         await contextualized.send(key=record.customer_id.encode(), value=encode_contextualized(out))
         log.info("context_erased")
 
-    def on_expire(record: ResolvedRecord) -> None:
+    async def on_expire(record: ResolvedRecord) -> None:
         context = load(record.customer_id)
         # Re-checked here: an event may have arrived since the sweep asked.
         if context is not None and is_expired(context, datetime.now(UTC), anonymous_ttl):
-            contexts.pop(record.customer_id, None)
+            await forget_downstream(record.customer_id)
+            drop(record.customer_id)
 
     async def handle(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
         record = decode_resolved(value or b"")
@@ -147,8 +162,10 @@ def create_app(settings: ContextSettings) -> faust.App:
                 on_merge_in(record)
             elif record.kind == "erasure":
                 await on_erasure(record)
+            elif record.kind == "expire":
+                await on_expire(record)
             else:
-                on_expire(record)
+                raise ValueError(f"unknown resolved record kind {record.kind!r}")
 
     guarded_agent(
         app, resolved, name="context-apply", telemetry=telemetry, dlq_topic=names.dlq, handle=handle
@@ -157,13 +174,14 @@ def create_app(settings: ContextSettings) -> faust.App:
     @app.timer(SWEEP_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
     async def sweep_quiet_provisional_contexts() -> None:
         # Tables change only inside a stream, so the sweep asks the agent to expire.
+        # Keys only, and only provisional ones are decoded: known customers never expire.
         now = datetime.now(UTC)
-        for scanned, (key, raw) in enumerate(list(contexts.items())):
+        keys = [k.decode() if isinstance(k, bytes) else k for k in list(contexts.keys())]
+        for scanned, customer_id in enumerate(k for k in keys if k.startswith(PROVISIONAL_PREFIX)):
             if scanned % 500 == 499:
                 await asyncio.sleep(0)  # let the agent run between slices of a long scan
-            context = CustomerContext.from_bytes(raw)
-            if is_expired(context, now, anonymous_ttl):
-                customer_id = key.decode() if isinstance(key, bytes) else key
+            raw = contexts.get(customer_id)
+            if raw is not None and is_expired(CustomerContext.from_bytes(raw), now, anonymous_ttl):
                 expire = ResolvedRecord(kind="expire", customer_id=customer_id)
                 await resolved.send(key=customer_id.encode(), value=expire.to_bytes())
 

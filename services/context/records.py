@@ -22,7 +22,9 @@ from services.context.domain.model import CustomerContext
 
 @dataclass(frozen=True)
 class ContextualizedRecord:
-    kind: Literal["event", "erasure"]
+    # "forget": the customer's context moved (a merge) or expired; drop what
+    # you keep for this customer_id.
+    kind: Literal["event", "erasure", "forget"]
     customer_id: str
     event: InteractionEvent | None = None
     context: CustomerContext | None = None

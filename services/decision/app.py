@@ -121,11 +121,15 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
                 suppressions=[s.reason for s in result.suppressions],
             )
 
+    def forget(customer_id: str) -> None:
+        histories.pop(customer_id, None)
+        latest_contexts.pop(customer_id, None)
+        decoded_histories.forget(customer_id)
+
     async def on_erasure(record: ContextualizedRecord) -> None:
         if record.erasure is None:
             raise ValueError("an erasure record without its request")
-        histories.pop(record.customer_id, None)
-        latest_contexts.pop(record.customer_id, None)
+        forget(record.customer_id)
         suppression = erasure_suppression(record.erasure, datetime.now(UTC))
         await suppressions.send(key=record.customer_id.encode(), value=to_json_bytes(suppression))
         suppressions_sent.labels(suppression.reason, suppression.state).inc()
@@ -137,6 +141,8 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         with bound_ids(customer_id=record.customer_id, event_id=event_id):
             if record.kind == "erasure":
                 await on_erasure(record)
+            elif record.kind == "forget":
+                forget(record.customer_id)
             else:
                 await on_event(record)
 

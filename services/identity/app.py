@@ -17,10 +17,10 @@ from libs.common.table_views import DecodingView
 from libs.common.topics import TopicNames
 from libs.contract.dlq import SourceRef
 from libs.pipeline.envelopes import ResolvedRecord, ValidatedRecord, decode_validated
-from services.identity.dedupe import Sighting, classify, decode_source, encode_source
+from services.identity.dedupe import FirstSighting, Sighting, classify
 from services.identity.domain.erasure import plan_erasure
 from services.identity.domain.records import IdentifierSet, LinkRecord
-from services.identity.domain.update import plan_identity_update
+from services.identity.domain.update import IdentityUpdate, plan_identity_update
 from services.identity.settings import IdentitySettings
 
 log = get_logger("concierge.identity")
@@ -69,16 +69,7 @@ def create_app(settings: IdentitySettings) -> faust.App:
     validated = app.topic(names.validated, partitions=IDENTITY_PARTITIONS)
     resolved = app.topic(names.resolved)
 
-    async def resolve_event(record: ValidatedRecord) -> None:
-        event = record.event
-        if event is None:
-            raise ValueError("a record without its payload")
-        sighting = classify(decode_source(seen_events.get(event.event_id)), record.source)
-        if sighting is Sighting.REPEAT:
-            outcomes.labels("duplicate").inc()
-            log.info("duplicate_dropped", first_seen=decode_source(seen_events.get(event.event_id)))
-            return
-        update = plan_identity_update(event, links_view, sets_view, datetime.now(UTC))
+    def apply(update: IdentityUpdate) -> None:
         for key, link in update.link_writes.items():
             links[key] = link.to_bytes()
         for key in update.link_deletes:
@@ -87,24 +78,42 @@ def create_app(settings: IdentitySettings) -> faust.App:
             identifier_sets[customer_id] = identifier_set.to_bytes()
         for customer_id in update.set_deletes:
             identifier_sets.pop(customer_id, None)
-        resolution = update.resolution
-        for merged in resolution.merges:
+
+    async def resolve_event(record: ValidatedRecord) -> None:
+        event = record.event
+        if event is None:
+            raise ValueError("a record without its payload")
+        raw_first = seen_events.get(event.event_id)
+        first = None if raw_first is None else FirstSighting.from_bytes(raw_first)
+        sighting = classify(first, record.source)
+        if sighting is Sighting.REPEAT:
+            outcomes.labels("duplicate").inc()
+            log.info("duplicate_dropped", first_seen=first.source.model_dump() if first else None)
+            return
+        if first is None:
+            update = plan_identity_update(event, links_view, sets_view, datetime.now(UTC))
+            apply(update)
+            resolution = update.resolution
+            first = FirstSighting(
+                record.source,
+                resolution.customer_id,
+                resolution.provisional,
+                tuple(resolution.merges),
+            )
+            seen_events[event.event_id] = first.to_bytes()
+        for merged in first.merges:
             merges.inc()
             out = ResolvedRecord(
-                kind="merge_out", customer_id=merged, merge_target=resolution.customer_id
+                kind="merge_out", customer_id=merged, merge_target=first.customer_id
             )
             await resolved.send(key=merged.encode(), value=out.to_bytes())
         out = ResolvedRecord(
-            kind="event",
-            customer_id=resolution.customer_id,
-            provisional=resolution.provisional,
-            event=event,
+            kind="event", customer_id=first.customer_id, provisional=first.provisional, event=event
         )
-        await resolved.send(key=resolution.customer_id.encode(), value=out.to_bytes())
-        seen_events[event.event_id] = encode_source(record.source)
+        await resolved.send(key=first.customer_id.encode(), value=out.to_bytes())
         outcomes.labels("redelivered" if sighting is Sighting.REDELIVERY else "resolved").inc()
-        with bound_ids(customer_id=resolution.customer_id):
-            log.debug("resolved", provisional=resolution.provisional, merges=resolution.merges)
+        with bound_ids(customer_id=first.customer_id):
+            log.debug("resolved", provisional=first.provisional, merges=first.merges)
 
     async def erase(record: ValidatedRecord) -> None:
         request = record.erasure

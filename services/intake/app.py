@@ -11,7 +11,14 @@ from libs.common.faust_app import create_faust_app, guarded_agent, observe
 from libs.common.logging import bound_ids, get_logger
 from libs.common.topics import CHANNELS, TopicNames
 from libs.contract.dlq import SourceRef
-from services.intake.routing import IntakeLimits, Routed, route_erasure, route_interaction
+from services.intake.routing import (
+    IntakeLimits,
+    Routed,
+    route_erasure,
+    route_interaction,
+    scrubbed_key,
+    scrubbed_letter,
+)
 from services.intake.settings import IntakeSettings
 
 log = get_logger("concierge.intake")
@@ -61,6 +68,8 @@ def create_app(settings: IntakeSettings) -> faust.App:
         telemetry=telemetry,
         dlq_topic=names.dlq,
         handle=on_interaction,
+        letter_for=scrubbed_letter,
+        dlq_key=scrubbed_key,
     )
     guarded_agent(
         app,
@@ -69,6 +78,8 @@ def create_app(settings: IntakeSettings) -> faust.App:
         telemetry=telemetry,
         dlq_topic=names.dlq,
         handle=on_erasure,
+        letter_for=scrubbed_letter,
+        dlq_key=scrubbed_key,
     )
 
     return app

@@ -9,18 +9,22 @@ event_id in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import ValidationError
 
 from libs.common.topics import TopicNames
 from libs.contract.codec import to_json_bytes
-from libs.contract.dlq import ErrorCode, SourceRef
+from libs.contract.dlq import DeadLetter, ErrorCode, SourceRef
 from libs.contract.erasure import ErasureRequest
 from libs.pipeline.envelopes import ValidatedRecord
-from services.intake.domain.dead_letter import dead_letter
-from services.intake.domain.validate import Accepted, validate_record
+from services.intake.domain.dead_letter import dead_letter, scrub
+from services.intake.domain.validate import (
+    DEFAULT_MAX_ORIGINAL_BYTES,
+    Accepted,
+    validate_record,
+)
 
 Outcome = Literal["forwarded", "dead_lettered"]
 
@@ -40,6 +44,25 @@ class IntakeLimits:
     pii_key: bytes
     max_bytes: int = 32 * 1024
     max_future: timedelta = timedelta(minutes=5)
+
+
+def scrubbed_key(key: bytes | None) -> bytes | None:
+    """The key "as received", minus anything phone- or e-mail-shaped (the contract lets
+    senders key by any identity string, raw phone numbers included)."""
+    return None if key is None else scrub(key)
+
+
+def scrubbed_letter(value: bytes | None, source: SourceRef, message: str) -> DeadLetter:
+    """The dead letter for a record intake failed on: PII masked as for any rejection."""
+    return dead_letter(
+        ErrorCode.internal_error,
+        message,
+        None,
+        value=value,
+        source=source,
+        now=datetime.now(UTC),
+        max_original_bytes=DEFAULT_MAX_ORIGINAL_BYTES,
+    )
 
 
 def route_interaction(
@@ -75,7 +98,9 @@ def route_interaction(
             event_id=event.event_id,
         )
     letter = verdict.dead_letter
-    return Routed("dead_lettered", names.dlq, key, to_json_bytes(letter), code=letter.error.code)
+    return Routed(
+        "dead_lettered", names.dlq, scrubbed_key(key), to_json_bytes(letter), code=letter.error.code
+    )
 
 
 def route_erasure(
@@ -93,7 +118,11 @@ def route_erasure(
             max_original_bytes=32 * 1024,
         )
         return Routed(
-            "dead_lettered", names.dlq, key, to_json_bytes(letter), code=letter.error.code
+            "dead_lettered",
+            names.dlq,
+            scrubbed_key(key),
+            to_json_bytes(letter),
+            code=letter.error.code,
         )
     try:
         request = ErasureRequest.model_validate_json(value, by_alias=True, by_name=False)
@@ -115,7 +144,11 @@ def route_erasure(
             max_original_bytes=32 * 1024,
         )
         return Routed(
-            "dead_lettered", names.dlq, key, to_json_bytes(letter), code=letter.error.code
+            "dead_lettered",
+            names.dlq,
+            scrubbed_key(key),
+            to_json_bytes(letter),
+            code=letter.error.code,
         )
     record = ValidatedRecord(kind="erasure", source=source, erasure=request)
     return Routed("forwarded", names.validated, request.customer_id.encode(), record.to_bytes())

@@ -3,7 +3,6 @@ Kafka and HTTP, observed the way downstream apps observe it; then stopped."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -170,7 +169,6 @@ async def test_consent_withdrawn_over_http_reaches_outbound_tools_as_a_suppressi
         {"purpose": "marketing", "granted": True},
     )
     assert (await _post(system, "mobile", granted)).status_code == 202
-    await asyncio.sleep(0)  # order is kept by sending one after the other below
     withdrawn = interaction(
         "consent_updated",
         "mobile",

@@ -16,11 +16,22 @@ from tests.support.events import interaction
 from tests.support.kafka_io import Consumed, consume_until, event_bytes, produce, wait_for
 
 _DECISIONS = re.compile(r"^concierge_decision_decisions_total\{[^}]*\} ([0-9.e+]+)$", re.M)
+_DUPLICATES = re.compile(
+    r'^concierge_identity_events_total\{outcome="duplicate"\} ([0-9.e+]+)$', re.M
+)
+
+
+def _metric(stack: Stack, service: str, pattern: re.Pattern[str]) -> float:
+    text = httpx.get(f"{stack.url(service)}/metrics", timeout=5).text
+    return sum(float(value) for value in pattern.findall(text))
 
 
 def decisions_made(stack: Stack) -> float:
-    text = httpx.get(f"{stack.url('decision')}/metrics", timeout=5).text
-    return sum(float(value) for value in _DECISIONS.findall(text))
+    return _metric(stack, "decision", _DECISIONS)
+
+
+def duplicates_dropped(stack: Stack) -> float:
+    return _metric(stack, "identity", _DUPLICATES)
 
 
 @dataclass
@@ -52,13 +63,19 @@ class Journey:
             attributes,
             event_id=event_id,
         )
-        before = decisions_made(self.stack)
+        decided, dropped = decisions_made(self.stack), duplicates_dropped(self.stack)
+        repeat = self._repeat(event)
         await produce(self.settings, [(self.names.interactions(channel), None, event_bytes(event))])
-        # Decided (or dropped as a repeat) before the next event goes in.
-        await wait_for(
-            lambda: decisions_made(self.stack) > before or self._repeat(event),
-            what=f"decision for {event_type}",
-        )
+        # Decided, or dropped as a repeat by identity, before the next event goes in.
+        if repeat:
+            await wait_for(
+                lambda: duplicates_dropped(self.stack) > dropped,
+                what=f"repeat of {event['event_id']} dropped",
+            )
+        else:
+            await wait_for(
+                lambda: decisions_made(self.stack) > decided, what=f"decision for {event_type}"
+            )
         self.sent.append(event)
         return event
 

@@ -37,3 +37,15 @@ def test_remembered_values_are_served_and_forgotten_ones_are_not() -> None:
     assert cache.decode("k", b"x") == "decoded-elsewhere"
     cache.forget("k")
     assert cache.decode("k", b"x") == "x"
+
+
+def test_the_cache_is_bounded_by_stored_bytes() -> None:
+    cache = DecodedCache(bytes.decode, max_entries=100, max_bytes=10)
+    cache.decode("a", b"12345")
+    cache.decode("b", b"12345")
+    assert cache.stored_bytes == 10
+    cache.decode("c", b"123")  # over the bound: the oldest goes
+    assert cache.stored_bytes == 8
+    misses = cache.misses
+    cache.decode("a", b"12345")
+    assert cache.misses == misses + 1
