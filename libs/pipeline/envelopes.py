@@ -25,12 +25,17 @@ class Envelope(BaseModel):
 
 
 class ValidatedRecord(Envelope):
-    """intake → identity: a valid, PII-hashed event, or an erasure request."""
+    """intake → identity: a valid, PII-hashed event, or an erasure request.
 
-    kind: Literal["event", "erasure"]
-    source: SourceRef
+    ``expire``: identity's own sweeper asking to drop a quiet provisional
+    customer's links (only a stream may change a table); it has no source.
+    """
+
+    kind: Literal["event", "erasure", "expire"]
+    source: SourceRef | None = None
     event: InteractionEvent | None = None
     erasure: ErasureRequest | None = None
+    customer_id: str | None = None
 
 
 class ResolvedRecord(Envelope):

@@ -6,6 +6,7 @@ identifier link and no two events can race to link the same identifier.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import faust
@@ -19,11 +20,13 @@ from libs.contract.dlq import SourceRef
 from libs.pipeline.envelopes import ResolvedRecord, ValidatedRecord, decode_validated
 from services.identity.dedupe import FirstSighting, Sighting, classify
 from services.identity.domain.erasure import plan_erasure
-from services.identity.domain.records import IdentifierSet, LinkRecord
+from services.identity.domain.identifiers import PROVISIONAL_PREFIX
+from services.identity.domain.records import IdentifierSet, LinkRecord, identifier_set_is_expired
 from services.identity.domain.update import IdentityUpdate, plan_identity_update
 from services.identity.settings import IdentitySettings
 
 log = get_logger("concierge.identity")
+SWEEP_INTERVAL_SECONDS = 3600.0
 # The validated topic has one partition (see libs/common/topics.py), so do the tables.
 IDENTITY_PARTITIONS = 1
 
@@ -31,6 +34,7 @@ IDENTITY_PARTITIONS = 1
 def create_app(settings: IdentitySettings) -> faust.App:
     common = settings.common
     names = TopicNames(common.topic_prefix)
+    anonymous_ttl = timedelta(days=settings.anonymous_ttl_days)
     app = create_faust_app(
         "identity",
         common,
@@ -83,6 +87,8 @@ def create_app(settings: IdentitySettings) -> faust.App:
         event = record.event
         if event is None:
             raise ValueError("a record without its payload")
+        if record.source is None:
+            raise ValueError("an event record without its source")
         raw_first = seen_events.get(event.event_id)
         first = None if raw_first is None else FirstSighting.from_bytes(raw_first)
         sighting = classify(first, record.source)
@@ -129,15 +135,48 @@ def create_app(settings: IdentitySettings) -> faust.App:
         outcomes.labels("erasure").inc()
         log.info("identity_erased", links_deleted=len(erasure.link_deletes))
 
+    def expire(customer_id: str) -> None:
+        identifier_set = sets_view.get(customer_id)
+        # Re-checked here: an event may have refreshed it since the sweep asked.
+        if identifier_set is None or not identifier_set_is_expired(
+            identifier_set, datetime.now(UTC), anonymous_ttl
+        ):
+            return
+        plan = plan_erasure(customer_id, links_view, sets_view)
+        for key in plan.link_deletes:
+            links.pop(key, None)
+        for stale in plan.set_deletes:
+            identifier_sets.pop(stale, None)
+        outcomes.labels("expired").inc()
+
     async def handle(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
         record = decode_validated(value or b"")
         event_id = record.event.event_id if record.event else None
-        customer_id = record.erasure.customer_id if record.erasure else None
+        customer_id = record.erasure.customer_id if record.erasure else record.customer_id
         with bound_ids(event_id=event_id, customer_id=customer_id):
             if record.kind == "erasure":
                 await erase(record)
-            else:
+            elif record.kind == "expire" and record.customer_id is not None:
+                expire(record.customer_id)
+            elif record.kind == "event":
                 await resolve_event(record)
+            else:
+                raise ValueError(f"unusable validated record of kind {record.kind!r}")
+
+    @app.timer(SWEEP_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
+    async def sweep_quiet_provisional_identities() -> None:
+        """Provisional customers' links expire with their context (30 days quiet)."""
+        now = datetime.now(UTC)
+        keys = [k.decode() if isinstance(k, bytes) else k for k in list(identifier_sets.keys())]
+        for scanned, customer_id in enumerate(k for k in keys if k.startswith(PROVISIONAL_PREFIX)):
+            if scanned % 500 == 499:
+                await asyncio.sleep(0)  # let the agent run between slices of a long scan
+            identifier_set = sets_view.get(customer_id)
+            if identifier_set is not None and identifier_set_is_expired(
+                identifier_set, now, anonymous_ttl
+            ):
+                request = ValidatedRecord(kind="expire", customer_id=customer_id)
+                await validated.send(key=customer_id.encode(), value=request.to_bytes())
 
     guarded_agent(
         app,

@@ -21,3 +21,6 @@ class IdentitySettings(BaseSettings):
     # never re-applies an event.
     dedupe_horizon_hours: int = Field(default=7 * 24, ge=1)
     standby_replicas: int = Field(default=0, ge=0)
+    # A provisional (anonymous) customer's links go after this long without an
+    # event, like its context (CONCIERGE_CONTEXT_ANONYMOUS_TTL_DAYS).
+    anonymous_ttl_days: int = Field(default=30, ge=1)
