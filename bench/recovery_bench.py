@@ -1,0 +1,157 @@
+"""How long the context service takes to recover N customers' contexts from its changelog.
+
+    .venv/bin/python -m bench.recovery_bench [--customers 100000] [--bootstrap 127.0.0.1:9092]
+
+Fills the context service's changelog topic with N realistic contexts (the
+sizes the context stage produces: built by the real reducers from simulated
+journeys), then starts a context worker with an empty data directory and
+times start -> /ready, which Faust reports only once every table partition is
+recovered. Baseline in the same run, on the same broker: the same worker
+started against an empty changelog. The difference is the recovery itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka.admin import NewTopic
+
+from libs.common.kafka import create_admin, create_producer
+from libs.common.provision import provision
+from libs.common.settings import CommonSettings
+from libs.contract.interaction import InteractionEvent
+from services.cli.stack import SERVICES, Stack, local_secrets
+from services.context.domain.model import CustomerContext
+from services.context.domain.reducers import apply_event
+from services.simulator.journeys import journey_for, stamped
+
+CHANGELOG = "concierge-context-customer-contexts-changelog"
+
+
+def sample_contexts(count: int, seed: int) -> list[CustomerContext]:
+    """Distinct realistic contexts to copy: one per simulated journey."""
+    now = datetime.now(UTC)
+    contexts = []
+    for number in range(1, count + 1):
+        context = None
+        customer = f"C-{number}"
+        for step in journey_for(number, seed):
+            event = InteractionEvent.model_validate(stamped(step.event, now))
+            context = apply_event(context, event, customer, False, now)
+        if context is not None:
+            contexts.append(context)
+    return contexts
+
+
+async def fill_changelog(settings: CommonSettings, customers: int) -> int:
+    topic = f"{settings.topic_prefix}{CHANGELOG}"
+    admin = create_admin(settings, client_id="recovery-bench")
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, settings.partitions, 1, topic_configs={"cleanup.policy": "compact"})]
+        )
+    finally:
+        await admin.close()
+    samples = [context.to_bytes() for context in sample_contexts(200, seed=3)]
+    producer = create_producer(
+        settings, client_id="recovery-bench", linger_ms=20, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    total = 0
+    try:
+        for number in range(customers):
+            key = f"C-{number}".encode()
+            value = samples[number % len(samples)]
+            total += len(value)
+            # Faust restores a changelog partition into the same table partition.
+            partition = number % settings.partitions
+            await producer.send(topic, value, key=key, partition=partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return total
+
+
+def time_to_ready(settings: CommonSettings, run_dir: Path) -> float:
+    spec = next(s for s in SERVICES if s.name == "context")
+    env = {
+        "CONCIERGE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "CONCIERGE_TOPIC_PREFIX": settings.topic_prefix,
+        "CONCIERGE_PARTITIONS": str(settings.partitions),
+        "CONCIERGE_LOG_FORMAT": "json",
+        "PATH": "/usr/bin:/bin",
+        **local_secrets(run_dir),
+    }
+    stack = Stack(run_dir, env, [spec])
+    started = time.monotonic()
+    stack.start("context")
+    try:
+        stack.wait_ready(["context"], timeout=900)
+        return time.monotonic() - started
+    finally:
+        stack.down()
+
+
+async def prepared(bootstrap: str, partitions: int) -> CommonSettings:
+    settings = CommonSettings(
+        kafka_bootstrap_servers=bootstrap,
+        partitions=partitions,
+        topic_prefix=f"rec{uuid.uuid4().hex[:6]}.",
+    )
+    report = await provision(settings)
+    if not report.ok:
+        raise SystemExit(f"provisioning failed: {report}")
+    return settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    baseline_settings = asyncio.run(prepared(args.bootstrap, args.partitions))
+    filled_settings = asyncio.run(prepared(args.bootstrap, args.partitions))
+    fill_started = time.monotonic()
+    stored = asyncio.run(fill_changelog(filled_settings, args.customers))
+    fill_seconds = time.monotonic() - fill_started
+    with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as full:
+        baseline = time_to_ready(baseline_settings, Path(empty))
+        recovered = time_to_ready(filled_settings, Path(full))
+        on_disk = sum(p.stat().st_size for p in Path(full).rglob("*") if p.is_file())
+        shutil.rmtree(full, ignore_errors=True)
+    recovery = recovered - baseline
+    figures = {
+        "customers": args.customers,
+        "changelog_bytes": stored,
+        "bytes_per_customer_changelog": round(stored / args.customers),
+        "rocksdb_bytes_after_recovery": on_disk,
+        "fill_seconds": round(fill_seconds, 1),
+        "ready_seconds_empty_changelog": round(baseline, 1),
+        "ready_seconds_full_changelog": round(recovered, 1),
+        "recovery_seconds": round(recovery, 1),
+        "customers_recovered_per_second": round(args.customers / recovery)
+        if recovery > 0
+        else None,
+    }
+    for name, value in figures.items():
+        print(f"{name:<34} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
