@@ -13,15 +13,14 @@ sorted by id), so the same inputs always give the same decision.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import tzinfo
+from typing import NamedTuple
 
-from libs.contract.common import ActionKind
 from services.decision.domain import explain
 from services.decision.domain.catalogue import ActionDef, Catalogue, effective_cooldown
 from services.decision.domain.explain import CandidateOutcome, Exclusion
 from services.decision.domain.facts import DecisionFacts
-from services.decision.domain.history import ContactHistory, SentAction
+from services.decision.domain.history import ActiveSuppression, ContactHistory, SentAction
 from services.decision.domain.policies import Policies
 from services.decision.domain.rules import (
     caps,
@@ -39,8 +38,9 @@ from services.decision.domain.rules import (
 _outcome = tuple.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class Pick:
+class Pick(NamedTuple):
+    """A named tuple, not a frozen dataclass: built on every decision, and cheaper."""
+
     winner: ActionDef | None
     score: float
     weight: float
@@ -67,9 +67,13 @@ class _Gates:
         self.zone = zone
         self._last_sent: dict[str, SentAction] | None = None
         self._purchases: purchase.RecentPurchases | None = None
-        self._suppressions = [
-            item for item in history.suppressions.values() if item.in_force(facts.now)
-        ]
+        self._suppressions: list[ActiveSuppression] | None = None  # those in force, on first need
+        context = facts.context
+        self._outcomes = context.outcomes
+        # Often no per-action rule has anything to check: say so once, not per candidate.
+        self.idle = not (
+            context.purchases or context.outcomes or history.suppressions or history.sent
+        )
 
     def kind(self, kind: str) -> Exclusion | None:
         """Kind-wide rules; the caller caches the answer per kind."""
@@ -89,7 +93,7 @@ class _Gates:
     def action(self, action: ActionDef) -> Exclusion | None:
         """Per-action rules; each is skipped outright when there is nothing to check."""
         facts, policies = self.facts, self.policies
-        if action.kind == ActionKind.offer and facts.context.purchases:
+        if action.is_offer and facts.context.purchases:
             if self._purchases is None:
                 self._purchases = purchase.recent_purchases(
                     facts.context, policies.recent_purchase, facts.now
@@ -99,12 +103,17 @@ class _Gates:
             )
             if excluded is not None:
                 return excluded
-        if action.id in facts.context.outcomes:
+        if action.id in self._outcomes:
             excluded = fatigue.fatigue_exclusion(
                 action.id, facts.context, policies.fatigue, facts.now
             )
             if excluded is not None:
                 return excluded
+        if self._suppressions is None:
+            now = facts.now
+            self._suppressions = [
+                item for item in self.history.suppressions.values() if item.in_force(now)
+            ]
         if self._suppressions:
             excluded = suppressed.suppression_exclusion(
                 action.id, action.kind, action.category, facts.channel, self._suppressions
@@ -140,30 +149,43 @@ def arbitrate(
     best_reasons: tuple[str, ...] = ()
     eligible = 0
     outcomes: list[CandidateOutcome] = []
+    append = outcomes.append
+    needs = catalogue.needs
+    idle = gates.idle
     by_kind: dict[str, Exclusion | None] = {}
+    # The loop body runs once per candidate per decision: conditions are compiled
+    # closures (``ActionDef.eligible``, ``ActionDef.weights``) over memoised facts,
+    # and the suitability reasons are rendered for the winner only, after the loop.
     for action in candidates:
         kind = action.kind
-        if kind not in by_kind:
-            by_kind[kind] = gates.kind(kind)
-        excluded = by_kind[kind]
-        eligibility = action.eligibility
-        if excluded is None and eligibility is not None and not eligibility.holds(facts):
-            excluded = catalogue.needs[action.id]
+        if kind in by_kind:
+            excluded = by_kind[kind]
+        else:
+            excluded = by_kind[kind] = gates.kind(kind)
         if excluded is None:
-            excluded = gates.action(action)
+            check = action.eligible
+            if check is not None and not check(facts):
+                excluded = needs[action.id]
+            elif not idle:
+                excluded = gates.action(action)
         if excluded is not None:
-            outcomes.append(_outcome(CandidateOutcome, (action.id, None, excluded)))
+            append(_outcome(CandidateOutcome, (action.id, None, excluded)))
             continue
-        weight, reasons = context_weight(action, facts) if action.suitability else (1.0, ())
+        weight = 1.0
+        for check, factor, _ in action.weights:
+            if check(facts):
+                weight *= factor
         score = action.propensity * action.value * weight * action.lever
         if score <= min_score:
             low = Exclusion(explain.LOW_SCORE, f"score {score:.4g} is not above {min_score:g}")
-            outcomes.append(CandidateOutcome(action.id, score=score, excluded=low))
+            append(CandidateOutcome(action.id, score=score, excluded=low))
             continue
         eligible += 1
-        outcomes.append(_outcome(CandidateOutcome, (action.id, score, None)))
+        append(_outcome(CandidateOutcome, (action.id, score, None)))
         if best is None or score > best_score:
-            best, best_score, best_weight, best_reasons = action, score, weight, reasons
+            best, best_score, best_weight = action, score, weight
+    if best is not None:
+        best_reasons = context_weight(best, facts)[1]
     return Pick(best, best_score, best_weight, best_reasons, eligible, tuple(outcomes))
 
 
@@ -171,8 +193,8 @@ def context_weight(action: ActionDef, facts: DecisionFacts) -> tuple[float, tupl
     """The product of the weights of the suitability rules that hold, and their reasons."""
     weight = 1.0
     reasons: list[str] = []
-    for rule in action.suitability:
-        if rule.when.holds(facts):
-            weight *= rule.weight
-            reasons.append(f"{rule.reason or rule.when.describe()} (x{rule.weight:g})")
+    for check, factor, reason in action.weights:
+        if check(facts):
+            weight *= factor
+            reasons.append(reason)
     return weight, tuple(reasons)

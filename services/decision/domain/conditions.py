@@ -12,7 +12,7 @@ does not expose.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -51,6 +51,9 @@ _PATH = re.compile(r"^([a-z]+)\.([A-Za-z0-9_-]+)$")
 MISSING: Any = object()
 """Returned by :meth:`Facts.attribute` for a path with no value."""
 
+Check: TypeAlias = "Callable[[Facts], bool]"
+"""A condition compiled to a closure: same answer as ``holds``, without re-reading the model."""
+
 
 class Facts(Protocol):
     """What conditions may ask about a decision: one event, one context, one instant."""
@@ -87,6 +90,19 @@ class _Condition(BaseModel):
     def describe(self) -> str:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
 
+    @cached_property
+    def check(self) -> Check:
+        """``holds`` compiled once: operands bound in a closure, the tree flattened.
+
+        Arbitration evaluates every candidate's conditions on every decision;
+        walking the frozen models there (attribute lookups, generators) was
+        most of its cost. Cached in the instance dict, which pydantic ignores.
+        """
+        return self._compile()
+
+    def _compile(self) -> Check:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
 
 class AllOf(_Condition):
     tag: ClassVar[str] = "all"
@@ -94,6 +110,19 @@ class AllOf(_Condition):
 
     def holds(self, facts: Facts) -> bool:
         return all(item.holds(facts) for item in self.all_)
+
+    def _compile(self) -> Check:
+        checks = tuple(item.check for item in self.all_)
+        if len(checks) == 1:
+            return checks[0]
+        if len(checks) == 2:
+            first, second = checks
+            return lambda facts: first(facts) and second(facts)
+
+        def all_hold(facts: Facts) -> bool:
+            return all(check(facts) for check in checks)
+
+        return all_hold
 
     def describe(self) -> str:
         return "(" + " and ".join(item.describe() for item in self.all_) + ")"
@@ -106,6 +135,19 @@ class AnyOf(_Condition):
     def holds(self, facts: Facts) -> bool:
         return any(item.holds(facts) for item in self.any_)
 
+    def _compile(self) -> Check:
+        checks = tuple(item.check for item in self.any_)
+        if len(checks) == 1:
+            return checks[0]
+        if len(checks) == 2:
+            first, second = checks
+            return lambda facts: first(facts) or second(facts)
+
+        def any_holds(facts: Facts) -> bool:
+            return any(check(facts) for check in checks)
+
+        return any_holds
+
     def describe(self) -> str:
         return "(" + " or ".join(item.describe() for item in self.any_) + ")"
 
@@ -116,6 +158,10 @@ class Not(_Condition):
 
     def holds(self, facts: Facts) -> bool:
         return not self.not_.holds(facts)
+
+    def _compile(self) -> Check:
+        inner = self.not_.check
+        return lambda facts: not inner(facts)
 
     def describe(self) -> str:
         return f"not {self.not_.describe()}"
@@ -131,6 +177,10 @@ class SignalAtLeast(_Condition):
 
     def holds(self, facts: Facts) -> bool:
         return facts.signal_count(self.signal, self.within) >= self.at_least
+
+    def _compile(self) -> Check:
+        signal, within, at_least = self.signal, self.within, self.at_least
+        return lambda facts: facts.signal_count(signal, within) >= at_least
 
     def describe(self) -> str:
         return f"{self.signal} x{self.at_least} within {format_duration(self.within)}"
@@ -154,6 +204,12 @@ class Frustrated(_Condition):
     def holds(self, facts: Facts) -> bool:
         frustrated = facts.frustrated_by(self.signals)
         return frustrated if self.frustrated is not False else not frustrated
+
+    def _compile(self) -> Check:
+        signals = self.signals
+        if self.frustrated is False:
+            return lambda facts: not facts.frustrated_by(signals)
+        return lambda facts: facts.frustrated_by(signals)
 
     def describe(self) -> str:
         if isinstance(self.frustrated, bool):
@@ -229,6 +285,48 @@ class AttributeIs(_Condition):
             return value >= self.gte
         return self.lte is not None and value <= self.lte
 
+    def _compile(self) -> Check:
+        # One closure per operator, mirroring ``holds`` branch for branch.
+        path = self.attribute
+        if self.exists is not None:
+            exists = self.exists
+            return lambda facts: (facts.attribute(path) is not MISSING) is exists
+        if self.not_equals is not None:
+            other = self.not_equals
+
+            def not_equals(facts: Facts) -> bool:
+                value = facts.attribute(path)
+                return value is MISSING or value != other
+
+            return not_equals
+        if self.in_ is not None:
+            options = self.in_
+
+            def is_in(facts: Facts) -> bool:
+                value = facts.attribute(path)
+                return value is not MISSING and value in options
+
+            return is_in
+        if self.equals is not None:
+            expected = self.equals
+
+            def equals(facts: Facts) -> bool:
+                value = facts.attribute(path)
+                return value is not MISSING and bool(value == expected)
+
+            return equals
+        gte, lte = self.gte, self.lte
+
+        def compare(facts: Facts) -> bool:
+            value = facts.attribute(path)
+            if value is MISSING or isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            if gte is not None:
+                return value >= gte
+            return lte is not None and value <= lte
+
+        return compare
+
     def describe(self) -> str:
         for name in self._OPERATORS:
             operand = getattr(self, name)
@@ -255,6 +353,10 @@ class EventTypeIs(_Condition):
     def holds(self, facts: Facts) -> bool:
         return facts.event_type in self.event_type
 
+    def _compile(self) -> Check:
+        types = self.event_type
+        return lambda facts: facts.event_type in types
+
     def describe(self) -> str:
         return f"event type in {list(self.event_type)}"
 
@@ -273,6 +375,10 @@ class ChannelIs(_Condition):
     def holds(self, facts: Facts) -> bool:
         return facts.channel in self.channel
 
+    def _compile(self) -> Check:
+        channels = self.channel
+        return lambda facts: facts.channel in channels
+
     def describe(self) -> str:
         return f"channel in {[str(channel) for channel in self.channel]}"
 
@@ -283,6 +389,10 @@ class HasOpenComplaint(_Condition):
 
     def holds(self, facts: Facts) -> bool:
         return facts.has_open_complaint() is self.has_open_complaint
+
+    def _compile(self) -> Check:
+        expected = self.has_open_complaint
+        return lambda facts: facts.has_open_complaint() is expected
 
     def describe(self) -> str:
         return "an open complaint" if self.has_open_complaint else "no open complaint"
@@ -312,6 +422,10 @@ class PurchasedCategoryWithin(_Condition):
     def holds(self, facts: Facts) -> bool:
         return facts.purchased_within(self.categories, self.purchased_category_within.within)
 
+    def _compile(self) -> Check:
+        categories, within = self.categories, self.purchased_category_within.within
+        return lambda facts: facts.purchased_within(categories, within)
+
     def describe(self) -> str:
         window = self.purchased_category_within
         return f"bought {list(window.category)} within {format_duration(window.within)}"
@@ -326,6 +440,10 @@ class PurchasedWithin(_Condition):
     def holds(self, facts: Facts) -> bool:
         return facts.purchased_within(None, self.purchased_within)
 
+    def _compile(self) -> Check:
+        within = self.purchased_within
+        return lambda facts: facts.purchased_within(None, within)
+
     def describe(self) -> str:
         return f"bought anything within {format_duration(self.purchased_within)}"
 
@@ -336,6 +454,10 @@ class CartNotEmpty(_Condition):
 
     def holds(self, facts: Facts) -> bool:
         return facts.cart_not_empty() is self.cart_not_empty
+
+    def _compile(self) -> Check:
+        expected = self.cart_not_empty
+        return lambda facts: facts.cart_not_empty() is expected
 
     def describe(self) -> str:
         return "items in the cart" if self.cart_not_empty else "an empty cart"

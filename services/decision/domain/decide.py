@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from functools import cache
 from typing import Any
 
-from libs.contract.action import ActionEvent
+from libs.contract.action import ActionEvent, ActionSpec, Reason
 from libs.contract.common import Channel, Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
@@ -86,7 +87,10 @@ def decide(
 
     channel = event.channel.value
     zone = customer_zone(context, policies.caps)
-    trigger = Trigger(event_id=event.event_id, type=event.type, channel=event.channel)
+    # ``model_validate`` of a dict: the same validation, without ``__init__``'s wrapper.
+    trigger = Trigger.model_validate(
+        {"event_id": event.event_id, "type": event.type, "channel": event.channel}
+    )
     history = prune(history, now, _history_horizon(catalogue, policies))
     history, emitted = _suppression_rules(event, context, history, policies, trigger, now, zone)
 
@@ -227,9 +231,10 @@ def _action_event(
     action = pick.winner
     assert action is not None
     now, context = facts.now, facts.context
-    reasons: list[dict[str, str]] = [_reason(explain.REASON_ACTION, action.reason or action.title)]
+    # Reason models for the constant reasons, plain dicts for the rest: pydantic
+    # validates the dicts and passes the (frozen, shared) models through.
+    reasons: list[Reason | dict[str, str]] = [action.action_reason]
     helps = action.kind in policies.frustration.answer_kinds
-    payload: dict[str, Any] = dict(action.payload)
     situation: dict[str, Any] = {}
     if facts.findings and helps:
         entries = []
@@ -253,43 +258,54 @@ def _action_event(
                     context.open_complaints.items(), key=lambda item: item[1].opened_at
                 )
             ]
+    spec: ActionSpec | dict[str, Any] = action.spec
     if situation:
         # The agent or associate picks up where the customer gave up.
-        payload["context"] = situation
-    reasons.extend(_reason(explain.REASON_SUITABILITY, text) for text in pick.suitability)
+        spec = {
+            "id": action.id,
+            "kind": action.kind,
+            "category": action.category,
+            "payload": {**action.payload, "context": situation},
+        }
+    if pick.suitability:
+        texts = action.suitability_reasons
+        reasons.extend(texts[text] for text in pick.suitability)
     purpose = consent.required_purpose(action.kind, policies.consent)
     if purpose is not None:
-        reasons.append(
-            _reason(explain.REASON_CONSENT, f"{purpose} consent given for {facts.channel}")
-        )
+        reasons.append(_consent_reason(purpose, facts.channel))
+    head, lever = action.score_terms
     reasons.append(
         _reason(
             explain.REASON_SCORE,
             (
-                f"{pick.score:.4g} = propensity {action.propensity:g} x value {action.value:g}"
-                f" x context {pick.weight:.3g} x lever {action.lever:g};"
+                f"{pick.score:.4g} = {head} x context {pick.weight:.3g} x {lever};"
                 f" best of {pick.eligible} eligible, {len(pick.outcomes) - pick.eligible} ruled out"
             ),
         )
     )
-    return ActionEvent(
-        decision_id=decision_id,
-        customer_id=context.customer_id,
-        channel=Channel(facts.channel),
-        # Plain dicts: validated in one pass by pydantic-core, cheaper than nested models.
-        action={
-            "id": action.id,
-            "kind": action.kind,
-            "category": action.category,
-            "payload": payload,
-        },
-        score=pick.score,
-        reasons=reasons,
-        trigger=trigger,
-        decided_at=now,
-        expires_at=now + effective_ttl(action, policies),
-        policy_version=version,
+    # Validated as ever (``model_validate`` skips only the keyword-argument wrapper
+    # of ``__init__``), so an invalid event still fails here rather than downstream.
+    return ActionEvent.model_validate(
+        {
+            "decision_id": decision_id,
+            "customer_id": context.customer_id,
+            # The plain string: pydantic-core turns it into the member, cheaper than Channel().
+            "channel": facts.channel,
+            "action": spec,
+            "score": pick.score,
+            "reasons": reasons,
+            "trigger": trigger,
+            "decided_at": now,
+            "expires_at": now + effective_ttl(action, policies),
+            "policy_version": version,
+        }
     )
+
+
+@cache
+def _consent_reason(purpose: str, channel: str) -> Reason:
+    """A handful of (purpose, channel) pairs: each reason model is built once."""
+    return Reason(code=explain.REASON_CONSENT, detail=f"{purpose} consent given for {channel}")
 
 
 # --- guards -----------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 This module is the one place that reads the context service's model for the
 condition language, so a change there is adapted here and nowhere else.
-Frustration findings are computed at most once per decision, on first use.
+Frustration findings are computed at most once per decision, on first use, and
+so is every other answer: one decision asks the same questions of many
+candidates (``has_open_complaint``, ``profile.value_tier``, a purchase window),
+and the view is immutable, so each is worked out once and then looked up.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ class DecisionFacts:
     """Implements :class:`services.decision.domain.conditions.Facts`."""
 
     __slots__ = (
+        "_answers",
         "_attributes",
         "_findings",
+        "_frustrated",
         "_frustration",
         "channel",
         "context",
@@ -46,6 +51,10 @@ class DecisionFacts:
         self._attributes = event_attributes if event_attributes is not None else {}
         self._frustration = frustration
         self._findings: tuple[Finding, ...] | None = None
+        self._frustrated: frozenset[str] | None = None
+        # Memoised answers keyed by the question (attribute path, or a tuple
+        # naming the method and its arguments): all are pure given the view.
+        self._answers: dict[object, Any] = {}
 
     # --- frustration ---------------------------------------------------------------
 
@@ -56,14 +65,28 @@ class DecisionFacts:
         return self._findings
 
     def frustrated_by(self, signals: frozenset[str]) -> bool:
-        return any(finding.signal in signals for finding in self.findings)
+        frustrated = self._frustrated
+        if frustrated is None:
+            frustrated = self._frustrated = frozenset(item.signal for item in self.findings)
+        return not frustrated.isdisjoint(signals)
 
     def signal_count(self, signal: str, within: timedelta) -> int:
-        return self.context.signal_count(signal, within, self.now)
+        key = ("signal_count", signal, within)
+        count: int | None = self._answers.get(key)
+        if count is None:
+            count = self._answers[key] = self.context.signal_count(signal, within, self.now)
+        return count
 
     # --- the rest of the condition language -------------------------------------------
 
     def attribute(self, path: str) -> Any:
+        answers = self._answers
+        if path in answers:
+            return answers[path]
+        value = answers[path] = self._attribute(path)
+        return value
+
+    def _attribute(self, path: str) -> Any:
         root, _, key = path.partition(".")
         if root == "event":
             value = self._attributes.get(key, MISSING)
@@ -93,6 +116,15 @@ class DecisionFacts:
         return bool(self.context.open_complaints)
 
     def purchased_within(self, categories: frozenset[str] | None, within: timedelta) -> bool:
+        if not self.context.purchases:
+            return False
+        key = ("purchased_within", categories, within)
+        answer: bool | None = self._answers.get(key)
+        if answer is None:
+            answer = self._answers[key] = self._purchased_within(categories, within)
+        return answer
+
+    def _purchased_within(self, categories: frozenset[str] | None, within: timedelta) -> bool:
         since = self.now - within
         for purchase in reversed(self.context.purchases):  # oldest first: newest at the end
             if purchase.at < since:

@@ -119,7 +119,9 @@ def record_decision(
     history: ContactHistory, event_id: str, sent: SentAction | None, limit: int
 ) -> ContactHistory:
     """``remember_event`` and ``record_sent`` in one copy: both happen on every decision."""
-    ids = (*history.decided_event_ids, event_id)[-limit:]
+    ids = history.decided_event_ids
+    # One copy, not two (append, then cut to the limit): the tuple holds up to ``limit`` ids.
+    ids = (*ids, event_id) if len(ids) < limit else (*ids[len(ids) - limit + 1 :], event_id)
     sends = history.sent if sent is None else _insert_sent(history.sent, sent)
     return ContactHistory(history.customer_id, sends, ids, history.suppressions)
 
@@ -152,16 +154,29 @@ def prune(history: ContactHistory, now: datetime, keep_sent: timedelta) -> Conta
     (a calendar day in any timezone, the longest cooldown); the caller computes it.
     Returns ``history`` itself when nothing is old, the common case.
     """
+    # Runs on every decision: look before copying, and copy only what changed.
     horizon = now - keep_sent
     sends = history.sent
     stale_sent = bool(sends) and sends[0].at < horizon  # sorted by time
+    suppressions = history.suppressions
     expired = [
-        key
-        for key, value in history.suppressions.items()
-        if value.until is not None and value.until <= now
+        key for key, value in suppressions.items() if value.until is not None and value.until <= now
     ]
     if not stale_sent and not expired:
         return history
-    sent = sends[bisect.bisect_left(sends, horizon, key=lambda item: item.at) :]
-    suppressions = {key: value for key, value in history.suppressions.items() if key not in expired}
-    return replace(history, sent=sent, suppressions=suppressions)
+    if stale_sent:
+        # Often every send is stale (a returning customer): one comparison, no search.
+        # (An aware datetime from parsed JSON compares slowly with ``now``: its tzinfo differs.)
+        if sends[-1].at < horizon:
+            sends = ()
+        else:
+            sends = sends[bisect.bisect_left(sends, horizon, key=_sent_at) :]
+    if expired:
+        # By key, not by comparing times again: each comparison with ``now`` costs.
+        suppressions = {key: value for key, value in suppressions.items() if key not in expired}
+    # The constructor, not ``dataclasses.replace``, which inspects the fields on every call.
+    return ContactHistory(history.customer_id, sends, history.decided_event_ids, suppressions)
+
+
+def _sent_at(sent: SentAction) -> datetime:
+    return sent.at
