@@ -35,8 +35,10 @@ from libs.common.guard import (
     raw_letter,
 )
 from libs.common.health import HealthState
+from libs.common.in_flight import Deferred, InFlight
 from libs.common.logging import get_logger
 from libs.common.settings import CommonSettings
+from libs.common.topics import ERASED_WITHIN_MS
 from libs.contract.dlq import SourceRef
 
 # Per RocksDB database (one per table partition). With 4 partitions: identity 3
@@ -51,9 +53,6 @@ ROCKSDB_OPTIONS: Mapping[str, Any] = {
     "target_file_size_base": 16 * 1024 * 1024,
     "max_open_files": 256,
 }
-
-
-ERASED_WITHIN_MS = 24 * 60 * 60 * 1000
 
 
 class IdempotentProducer(Producer):
@@ -146,8 +145,7 @@ def create_table(
     at compaction past the TTL, and the changelog deletes segments past it.
     """
     options: dict[str, Any] = dict(ROCKSDB_OPTIONS)
-    # Deleted keys (erasures) leave the compacted changelog within a day, not
-    # whenever the log cleaner happens to reach their segment.
+    # Same configs as libs.common.topics.changelog_topics, which creates them.
     topic_configs: dict[str, str] = {"max.compaction.lag.ms": str(ERASED_WITHIN_MS)}
     if ttl is not None:
         options["ttl"] = int(ttl.total_seconds())
@@ -173,7 +171,9 @@ def source_of(event: Any) -> SourceRef:
     return SourceRef(topic=message.topic, partition=message.partition, offset=message.offset)
 
 
-Handler = Callable[[bytes | None, bytes | None, SourceRef], Awaitable[None]]
+# A handler returns the sends it queued and what to record once they are
+# delivered (see libs/common/in_flight.py), or None if it has nothing to wait for.
+Handler = Callable[[bytes | None, bytes | None, SourceRef], Awaitable[Deferred | None]]
 
 
 @dataclass(frozen=True)
@@ -223,17 +223,33 @@ def guarded_agent(
         dlq_key,
     )
 
+    log = get_logger(f"concierge.{telemetry.health.service}")
+
+    def send_failed(error: BaseException) -> None:
+        exit_for_redelivery(log, error)
+
     @app.agent(topic, name=name)
     async def run_handler(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            source = source_of(event)
-            await guard.run(
-                partial(handle, message.value, message.key, source),
-                key=message.key,
-                value=message.value,
-                source=source,
-            )
+        # Acks are ours: Faust acks an event when the loop moves on, even when the
+        # handler was cancelled half-way (a worker stopping or losing the
+        # partition), and the commit would then skip a record never handled.
+        manual = stream.noack()
+        window: InFlight[Any] = InFlight(manual.ack, send_failed)
+        try:
+            async for event in manual.events():
+                message = event.message
+                source = source_of(event)
+                deferred = await guard.run(
+                    partial(handle, message.value, message.key, source),
+                    key=message.key,
+                    value=message.value,
+                    source=source,
+                )
+                await window.add(event, deferred)
+        finally:
+            # Stopping: whatever is already delivered is settled, so the final
+            # commit covers it and it is not handled twice after a restart.
+            await window.settle()
 
 
 def faust_ready(app: faust.App) -> bool:

@@ -19,10 +19,10 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from aiokafka.errors import KafkaError
-from faust.exceptions import ProducerSendError
+from faust.exceptions import PartitionsMismatch, ProducerSendError
 from prometheus_client import Counter
 
 from libs.common.logging import get_logger
@@ -31,13 +31,18 @@ from libs.contract.dlq import DeadLetter, ErrorCode, ErrorInfo, SourceRef
 
 EXIT_KAFKA_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
 # Faust wraps Kafka errors of attached sends in ProducerSendError.
+# PartitionsMismatch: a table write checked against stale group metadata (a
+# changelog created after the worker joined); a restart rejoins with fresh
+# metadata, whereas a dead letter would drop a good record.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     KafkaError,
     ProducerSendError,
+    PartitionsMismatch,
     ConnectionError,
     asyncio.TimeoutError,
 )
 
+T = TypeVar("T")
 SendToDlq = Callable[[bytes | None, bytes], Awaitable[object]]
 # Builds the dead letter for a record a handler failed on: (value, source, message).
 LetterBuilder = Callable[[bytes | None, SourceRef, str], DeadLetter]
@@ -80,14 +85,15 @@ class Guard:
 
     async def run(
         self,
-        handler: Callable[[], Awaitable[None]],
+        handler: Callable[[], Awaitable[T]],
         *,
         key: bytes | None,
         value: bytes | None,
         source: SourceRef,
-    ) -> None:
+    ) -> T | None:
+        """The handler's result, or None when the record was dead-lettered."""
         try:
-            await handler()
+            return await handler()
         except TRANSIENT_ERRORS as error:
             exit_for_redelivery(self._log, error, source=source.model_dump())
         except Exception as error:
@@ -101,3 +107,4 @@ class Guard:
             except Exception as send_error:
                 # Not even the dead letter could be sent: don't let Faust ack it.
                 exit_for_redelivery(self._log, send_error, source=source.model_dump())
+            return None

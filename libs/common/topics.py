@@ -18,6 +18,7 @@ CHANNELS: tuple[Channel, ...] = tuple(Channel)
 
 class Cleanup(StrEnum):
     DELETE = "delete"
+    COMPACT = "compact"
     COMPACT_DELETE = "compact,delete"
 
 
@@ -30,12 +31,17 @@ class TopicSpec:
     cleanup: Cleanup
     retention_ms: int | None
     internal: bool = False
+    # A Faust table's changelog: written by the workers, created here so that a
+    # worker never meets one it created a moment ago (see changelog_topics).
+    changelog: bool = False
+    extra_config: tuple[tuple[str, str], ...] = ()
 
     def config(self) -> dict[str, str]:
         """Topic-level configs Kafka should hold for this topic."""
         config = {"cleanup.policy": self.cleanup.value}
         if self.retention_ms is not None:
             config["retention.ms"] = str(self.retention_ms)
+        config.update(self.extra_config)
         return config
 
 
@@ -75,6 +81,10 @@ class TopicNames:
     @property
     def contextualized(self) -> str:
         return f"{self.prefix}concierge.internal.contextualized"
+
+    def changelog(self, service: str, table: str) -> str:
+        """Faust's name for a table's changelog: ``<app id>-<table>-changelog``."""
+        return f"{self.prefix}concierge-{service}-{table}-changelog"
 
     def channel_of_interactions_topic(self, topic: str) -> Channel | None:
         for channel in CHANNELS:
@@ -147,7 +157,7 @@ def internal_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
             names.validated,
             "event_id",
             "interaction/v1 (normalised)",
-            1,
+            IDENTITY_PARTITIONS,
             Cleanup.DELETE,
             7 * DAY_MS,
             internal=True,
@@ -174,5 +184,57 @@ def internal_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
     ]
 
 
+# Deleted keys (erasures) leave a compacted changelog within a day, not whenever
+# the log cleaner happens to reach their segment.
+ERASED_WITHIN_MS = DAY_MS
+IDENTITY_PARTITIONS = 1  # identity reads the single-partition validated stream
+DEDUPE_HORIZON_MS = 7 * DAY_MS  # identity's default dedupe horizon = input retention
+
+
+def changelog_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
+    """The changelogs of the stateful services' tables.
+
+    Faust would create them as a worker starts, but a worker that created one a
+    moment ago still holds group metadata that says it has no partitions, and
+    its first table write fails (PartitionsMismatch): a new deployment would
+    dead-letter its first events. Provisioning creates them beforehand, with
+    the source topic's partitions. A unit test checks this list against the
+    tables the services declare.
+    """
+
+    def spec(
+        service: str,
+        table: str,
+        count: int,
+        *,
+        retention_ms: int | None = None,
+    ) -> TopicSpec:
+        return TopicSpec(
+            names.changelog(service, table),
+            "table key",
+            f"{service} table {table}",
+            count,
+            Cleanup.COMPACT if retention_ms is None else Cleanup.COMPACT_DELETE,
+            retention_ms,
+            internal=True,
+            changelog=True,
+            extra_config=(("max.compaction.lag.ms", str(ERASED_WITHIN_MS)),),
+        )
+
+    return [
+        spec("identity", "identifier-links", IDENTITY_PARTITIONS),
+        spec("identity", "customer-identifiers", IDENTITY_PARTITIONS),
+        # Time-bounded like the RocksDB TTL of the table (the dedupe horizon).
+        spec("identity", "seen-event-ids", IDENTITY_PARTITIONS, retention_ms=DEDUPE_HORIZON_MS),
+        spec("context", "customer-contexts", partitions),
+        spec("decision", "contact-history", partitions),
+        spec("decision", "latest-context", partitions),
+    ]
+
+
 def all_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
-    return contract_topics(names, partitions) + internal_topics(names, partitions)
+    return (
+        contract_topics(names, partitions)
+        + internal_topics(names, partitions)
+        + changelog_topics(names, partitions)
+    )

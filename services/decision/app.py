@@ -9,6 +9,7 @@ suppression starts and lifts to ``suppressions``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 import faust
 import orjson
@@ -17,6 +18,7 @@ from prometheus_client import Counter, Histogram
 
 from libs.common.decoded_cache import DecodedCache
 from libs.common.faust_app import create_faust_app, create_table, guarded_agent, observe
+from libs.common.in_flight import Deferred
 from libs.common.logging import bound_ids, get_logger
 from libs.common.topics import CHANNELS, TopicNames
 from libs.contract.codec import to_json_bytes
@@ -79,14 +81,29 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
     suppressions = app.topic(names.suppressions)
 
     decoded_histories = DecodedCache(ContactHistory.from_json)
+    # Histories whose decision's outputs are queued but not yet delivered: the
+    # table is written only once Kafka has them (libs/common/in_flight.py), so
+    # a crash before that decides the redelivered event again instead of
+    # skipping it as already decided. Meanwhile the next event reads them here.
+    pending_histories: dict[str, ContactHistory] = {}
 
     def load_history(customer_id: str) -> ContactHistory:
+        pending = pending_histories.get(customer_id)
+        if pending is not None:
+            return pending
         raw = histories.get(customer_id)
         if raw is None:
             return ContactHistory.empty(customer_id)
         return decoded_histories.decode(customer_id, raw)
 
-    async def on_event(record: ContextualizedRecord) -> None:
+    def store_history(customer_id: str, history: ContactHistory) -> None:
+        stored = history.to_json()
+        histories[customer_id] = stored
+        decoded_histories.remember(customer_id, stored, history)
+        if pending_histories.get(customer_id) is history:
+            del pending_histories[customer_id]
+
+    async def on_event(record: ContextualizedRecord) -> Deferred:
         if record.event is None or record.context is None:
             raise ValueError("an event record without its event or context")
         now = datetime.now(UTC)
@@ -99,15 +116,16 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
             now,
         )
         key = record.customer_id.encode()
+        sends = []
         for action in result.actions:
-            await action_topics[action.channel].send(key=key, value=to_json_bytes(action))
+            sends.append(
+                await action_topics[action.channel].send(key=key, value=to_json_bytes(action))
+            )
             actions_sent.labels(action.channel, action.action.kind).inc()
         for suppression in result.suppressions:
-            await suppressions.send(key=key, value=to_json_bytes(suppression))
+            sends.append(await suppressions.send(key=key, value=to_json_bytes(suppression)))
             suppressions_sent.labels(suppression.reason, suppression.state).inc()
-        stored = result.history.to_json()
-        histories[record.customer_id] = stored
-        decoded_histories.remember(record.customer_id, stored, result.history)
+        pending_histories[record.customer_id] = result.history
         latest_contexts[record.customer_id] = record.context.to_bytes()
         outcome = result.explanation.outcome
         decisions.labels(outcome).inc()
@@ -120,31 +138,43 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
                 chosen=result.explanation.chosen,
                 suppressions=[s.reason for s in result.suppressions],
             )
+        return Deferred(sends, partial(store_history, record.customer_id, result.history))
 
-    def forget(customer_id: str) -> None:
-        histories.pop(customer_id, None)
-        latest_contexts.pop(customer_id, None)
+    def forget(customer_id: str) -> Deferred:
+        # Dropped from memory now; from the tables in input order, so that an
+        # earlier event's history, written once its outputs are delivered, can't
+        # bring the forgotten customer back.
+        pending_histories.pop(customer_id, None)
         decoded_histories.forget(customer_id)
 
-    async def on_erasure(record: ContextualizedRecord) -> None:
+        def drop_tables() -> None:
+            histories.pop(customer_id, None)
+            latest_contexts.pop(customer_id, None)
+            decoded_histories.forget(customer_id)
+
+        return Deferred((), drop_tables)
+
+    async def on_erasure(record: ContextualizedRecord) -> Deferred:
         if record.erasure is None:
             raise ValueError("an erasure record without its request")
-        forget(record.customer_id)
+        forgotten = forget(record.customer_id)
         suppression = erasure_suppression(record.erasure, datetime.now(UTC))
-        await suppressions.send(key=record.customer_id.encode(), value=to_json_bytes(suppression))
+        sent = await suppressions.send(
+            key=record.customer_id.encode(), value=to_json_bytes(suppression)
+        )
         suppressions_sent.labels(suppression.reason, suppression.state).inc()
         log.info("history_erased")
+        return Deferred((sent,), forgotten.then)
 
-    async def handle(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
+    async def handle(value: bytes | None, key: bytes | None, source: SourceRef) -> Deferred:
         record = decode_contextualized(value or b"")
         event_id = record.event.event_id if record.event else None
         with bound_ids(customer_id=record.customer_id, event_id=event_id):
             if record.kind == "erasure":
-                await on_erasure(record)
-            elif record.kind == "forget":
-                forget(record.customer_id)
-            else:
-                await on_event(record)
+                return await on_erasure(record)
+            if record.kind == "forget":
+                return forget(record.customer_id)
+            return await on_event(record)
 
     guarded_agent(
         app,

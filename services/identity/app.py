@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from libs.common.faust_app import create_faust_app, create_table, guarded_agent, observe
 from libs.common.logging import bound_ids, get_logger
 from libs.common.table_views import DecodingView
-from libs.common.topics import TopicNames
+from libs.common.topics import IDENTITY_PARTITIONS, TopicNames
 from libs.contract.dlq import SourceRef
 from libs.pipeline.envelopes import ResolvedRecord, ValidatedRecord, decode_validated
 from services.identity.dedupe import FirstSighting, Sighting, classify
@@ -27,8 +27,6 @@ from services.identity.settings import IdentitySettings
 
 log = get_logger("concierge.identity")
 SWEEP_INTERVAL_SECONDS = 3600.0
-# The validated topic has one partition (see libs/common/topics.py), so do the tables.
-IDENTITY_PARTITIONS = 1
 
 
 def create_app(settings: IdentitySettings) -> faust.App:

@@ -19,7 +19,6 @@ timezone (Europe/London by default) could differ, so keep runs short.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import time
@@ -556,60 +555,3 @@ class Supervisor:
             if self.restarting and self.stack.pid(name) is None:
                 self.stack.start(name)
                 self.restarts += 1
-
-
-def changelog_topics(
-    settings: CommonSettings, scratch: Path
-) -> list[tuple[str, int, dict[str, str]]]:
-    """(name, partitions, configs) of every table changelog of the stateful services,
-    read from the apps themselves (built, not started)."""
-    from services.context.app import create_app as context_app
-    from services.context.settings import ContextSettings
-    from services.decision.app import create_app as decision_app
-    from services.decision.settings import DecisionSettings
-    from services.identity.app import create_app as identity_app
-    from services.identity.settings import IdentitySettings
-
-    apps = [
-        identity_app(IdentitySettings(common=settings, data_dir=scratch / "identity")),
-        context_app(ContextSettings(common=settings, data_dir=scratch / "context")),
-        decision_app(DecisionSettings(common=settings, data_dir=scratch / "decision")),
-    ]
-    found = []
-    for app in apps:
-        for table in app.tables.values():
-            topic = table.changelog_topic
-            configs = {"cleanup.policy": "compact", **dict(topic.config or {})}
-            found.append((topic.get_topic_name(), int(topic.partitions), configs))
-    return found
-
-
-async def provision_changelogs(settings: CommonSettings, scratch: Path) -> list[str]:
-    """Create the changelog topics before any worker starts (see docs/reliability.md,
-    "a fresh cluster dead-letters the first events"); returns their names."""
-    from aiokafka.admin import NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
-    wanted = changelog_topics(settings, scratch)
-    admin = create_admin(settings, client_id="reliability-provision")
-    await admin.start()
-    try:
-        for name, partitions, configs in wanted:
-            topic = NewTopic(name, partitions, settings.replication_factor, topic_configs=configs)
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([topic])
-    finally:
-        await admin.close()
-    # Leaders elected, so a worker's first metadata snapshot sees the partitions.
-    await wait_until(
-        lambda: _all_have_partitions(settings, [n for n, _, _ in wanted]), 30, "changelog leaders"
-    )
-    return [name for name, _, _ in wanted]
-
-
-async def _all_have_partitions(settings: CommonSettings, topics: Sequence[str]) -> bool:
-    try:
-        ends = await end_offsets(settings, topics)
-    except Exception:
-        return False
-    return {tp.topic for tp in ends} >= set(topics)

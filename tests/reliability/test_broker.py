@@ -26,7 +26,6 @@ from tests.reliability.harness import (
     observed_outputs,
     oracle,
     produce_all,
-    provision_changelogs,
     read_all,
     restart,
     terminate,
@@ -77,7 +76,6 @@ async def test_the_pipeline_resumes_by_itself_after_a_broker_restart(
 ) -> None:
     settings = fresh_settings(private_broker.bootstrap)
     assert (await provision(settings)).ok
-    await provision_changelogs(settings, tmp_path / "scratch")
     names = TopicNames(settings.topic_prefix)
     work = workload(seed=302, journeys=260)
     expected = oracle(work)
@@ -129,7 +127,6 @@ async def test_a_decision_worker_crashing_while_the_broker_stalls_loses_no_actio
     get their actions."""
     settings = fresh_settings(private_broker.bootstrap)
     assert (await provision(settings)).ok
-    await provision_changelogs(settings, tmp_path / "scratch")
     names = TopicNames(settings.topic_prefix)
     work = workload(seed=303, journeys=150)
     expected = oracle(work)

@@ -19,9 +19,14 @@ def test_every_contract_topic_is_registered_with_its_cleanup_and_retention() -> 
 def test_a_prefix_applies_to_every_topic_and_internal_topics_never_collide() -> None:
     specs = all_topics(TopicNames(prefix="dev."), partitions=2)
     assert all(spec.name.startswith("dev.") for spec in specs)
-    internal = [spec.name for spec in specs if spec.internal]
-    assert internal
-    assert all(name.startswith("dev.concierge.internal.") for name in internal)
+    streams = [spec.name for spec in specs if spec.internal and not spec.changelog]
+    changelogs = [spec.name for spec in specs if spec.changelog]
+    assert streams
+    assert changelogs
+    assert all(name.startswith("dev.concierge.internal.") for name in streams)
+    # Faust names changelogs after the app id, which carries the prefix.
+    assert all(name.startswith("dev.concierge-") for name in changelogs)
+    assert all(spec.internal for spec in specs if spec.changelog)
 
 
 def test_the_channel_of_an_interactions_topic_is_known() -> None:
