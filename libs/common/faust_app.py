@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,8 +23,11 @@ from typing import Any
 
 import faust
 from faust.sensors import Sensor
-from faust.transport.drivers.aiokafka import Producer, Transport
+from faust.transport.drivers.aiokafka import Consumer, Producer, Transport
+from faust.types import TP, Message
+from faust.types.tuples import ack_lock
 from faust.web import Request, Response, View
+from mode.utils.futures import notify
 from mode.utils.times import Seconds
 from prometheus_client import CollectorRegistry, Counter
 
@@ -62,8 +66,64 @@ class IdempotentProducer(Producer):
         return {"acks": "all", "enable_idempotence": True}
 
 
+class HandledOnlyConsumer(Consumer):
+    """Faust's aiokafka consumer, counting towards commits only records a handler finished.
+
+    Faust's stream *skips* some records and acknowledges them so that lag does
+    not grow: a record fetched before a rebalance (an older consumer
+    generation), or one that reaches the stream while flow is stopped, as it is
+    while a worker shuts down or rebalances. The skipped record was never
+    handled, yet its ack lets the next commit pass it: one event in about one
+    run in two was lost this way when a worker left under load
+    (tests/reliability/test_rebalance.py; faust-streaming issue #312 and
+    robinhood/faust#604 are relatives). Faust also takes acks for a partition
+    between its revocation (where it forgets the partition's acks) and its next
+    assignment, stale entries a later commit could use.
+
+    So ``guarded_agent`` marks each record it settled (``handled``), and an ack
+    counts only for a marked record of the current generation on a partition
+    still assigned. Any other ack settles the record for Faust's waits and
+    commits nothing: the record is read again by the partition's owner, at
+    least once as everywhere else.
+    """
+
+    _closed_for_acks: frozenset[TP] = frozenset()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._handled: weakref.WeakSet[Message] = weakref.WeakSet()
+
+    def handled(self, message: Message) -> None:
+        self._handled.add(message)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self._closed_for_acks |= revoked
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # The app already holds the new generation: older records stay refused.
+        self._closed_for_acks -= assigned
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def ack(self, message: Message) -> bool:
+        handled = message in self._handled
+        self._handled.discard(message)
+        if (
+            handled
+            and message.generation_id == self.app.consumer_generation_id
+            and message.tp not in self._closed_for_acks
+        ):
+            return bool(super().ack(message))
+        with ack_lock:
+            message.acked = True
+            self._unacked_messages.discard(message)
+            notify(self._waiting_for_ack)
+        return False
+
+
 class IdempotentTransport(Transport):
     Producer = IdempotentProducer
+    Consumer = HandledOnlyConsumer
 
 
 class ExitOnSendError(Sensor):
@@ -234,7 +294,14 @@ def guarded_agent(
         # handler was cancelled half-way (a worker stopping or losing the
         # partition), and the commit would then skip a record never handled.
         manual = stream.noack()
-        window: InFlight[Any] = InFlight(manual.ack, send_failed)
+
+        async def ack_handled(event: Any) -> None:
+            consumer = app.consumer
+            if isinstance(consumer, HandledOnlyConsumer):
+                consumer.handled(event.message)
+            await manual.ack(event)
+
+        window: InFlight[Any] = InFlight(ack_handled, send_failed)
         try:
             async for event in manual.events():
                 message = event.message
