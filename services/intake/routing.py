@@ -103,26 +103,42 @@ def route_interaction(
     )
 
 
+def _erasure_letter(
+    code: ErrorCode,
+    message: str,
+    path: str | None,
+    value: bytes | None,
+    key: bytes | None,
+    source: SourceRef,
+    now: datetime,
+    names: TopicNames,
+) -> Routed:
+    letter = dead_letter(
+        code,
+        message,
+        path,
+        value=value,
+        source=source,
+        now=now,
+        max_original_bytes=32 * 1024,
+    )
+    return Routed("dead_lettered", names.dlq, scrubbed_key(key), to_json_bytes(letter), code=code)
+
+
 def route_erasure(
     value: bytes | None, key: bytes | None, source: SourceRef, names: TopicNames, now: datetime
 ) -> Routed:
     """Erasure requests join the event stream so they apply in order with the events."""
     if not value:
-        letter = dead_letter(
+        return _erasure_letter(
             ErrorCode.empty_record,
             "An erasure request needs a JSON body",
             None,
-            value=value,
-            source=source,
-            now=now,
-            max_original_bytes=32 * 1024,
-        )
-        return Routed(
-            "dead_lettered",
-            names.dlq,
-            scrubbed_key(key),
-            to_json_bytes(letter),
-            code=letter.error.code,
+            value,
+            key,
+            source,
+            now,
+            names,
         )
     try:
         request = ErasureRequest.model_validate_json(value, by_alias=True, by_name=False)
@@ -134,21 +150,6 @@ def route_erasure(
             else ErrorCode.schema_violation
         )
         path = ".".join(str(part) for part in first["loc"]) or None
-        letter = dead_letter(
-            code,
-            first["msg"],
-            path,
-            value=value,
-            source=source,
-            now=now,
-            max_original_bytes=32 * 1024,
-        )
-        return Routed(
-            "dead_lettered",
-            names.dlq,
-            scrubbed_key(key),
-            to_json_bytes(letter),
-            code=letter.error.code,
-        )
+        return _erasure_letter(code, first["msg"], path, value, key, source, now, names)
     record = ValidatedRecord(kind="erasure", source=source, erasure=request)
     return Routed("forwarded", names.validated, request.customer_id.encode(), record.to_bytes())
