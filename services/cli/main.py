@@ -203,6 +203,25 @@ def stack_status() -> None:
         raise typer.Exit(code=3)
 
 
+@app.command("lag")
+def lag_command(
+    partitions: bool = typer.Option(False, "--partitions", help="One line per partition too."),
+) -> None:
+    """Records each stage has not committed yet (its consumer group's lag)."""
+    from libs.common.lag import stage_lags
+
+    for stage, lags in asyncio.run(stage_lags(_settings())).items():
+        total = sum(item.lag for item in lags)
+        typer.echo(f"{stage:<9} lag {total}")
+        if partitions:
+            for item in lags:
+                committed = "-" if item.committed is None else item.committed
+                typer.echo(
+                    f"  {item.topic}[{item.partition}] end {item.end} committed {committed}"
+                    f" lag {item.lag}"
+                )
+
+
 def _tail(
     topics: list[str],
     customer: str | None,

@@ -1,0 +1,69 @@
+"""Consumer lag of each stage, per partition, read from the broker as an operator would.
+
+A stage's lag is what its consumer group has not committed yet on its input
+topics. A partition whose lag stays up while its committed offset does not
+move is stuck: nobody consumes it (see docs/operations.md, "Lag").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.structs import TopicPartition
+
+from libs.common.kafka import create_admin, create_consumer
+from libs.common.settings import CommonSettings
+from libs.common.topics import CHANNELS, TopicNames
+
+STAGES = ("intake", "identity", "context", "decision")
+
+
+def stage_inputs(names: TopicNames) -> dict[str, tuple[str, ...]]:
+    """The topics each stage's consumer group reads."""
+    return {
+        "intake": (*(names.interactions(c) for c in CHANNELS), names.privacy_requests),
+        "identity": (names.validated,),
+        "context": (names.resolved,),
+        "decision": (names.contextualized,),
+    }
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    end: int
+    committed: int | None  # None: the group never committed on this partition
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - (self.committed or 0))
+
+
+async def stage_lags(settings: CommonSettings) -> dict[str, list[PartitionLag]]:
+    """Every stage's partitions with their end and committed offsets, stage order."""
+    names = TopicNames(settings.topic_prefix)
+    admin = create_admin(settings, client_id="concierge-lag")
+    consumer = create_consumer(settings, client_id="concierge-lag", group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        result: dict[str, list[PartitionLag]] = {}
+        for stage, topics in stage_inputs(names).items():
+            partitions = [
+                TopicPartition(entry["topic"], partition["partition"])
+                for entry in await admin.describe_topics(list(topics))
+                for partition in entry["partitions"]
+            ]
+            ends = await consumer.end_offsets(partitions)
+            group = f"{settings.topic_prefix}concierge-{stage}"
+            offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+            result[stage] = [
+                PartitionLag(tp.topic, tp.partition, ends[tp], committed.get(tp))
+                for tp in sorted(partitions)
+            ]
+        return result
+    finally:
+        await consumer.stop()
+        await admin.close()
