@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -32,16 +35,18 @@ from mode.utils.times import Seconds
 from prometheus_client import CollectorRegistry, Counter
 
 from libs.common.guard import (
-    EXIT_KAFKA_UNAVAILABLE,
     Guard,
     LetterBuilder,
     exit_for_redelivery,
+    exit_for_restart,
     raw_letter,
 )
 from libs.common.health import HealthState
 from libs.common.in_flight import Deferred, InFlight
 from libs.common.logging import get_logger
+from libs.common.read_order import ReadOrder, Verdict
 from libs.common.settings import CommonSettings
+from libs.common.stall import Sample, StallDetector
 from libs.common.topics import ERASED_WITHIN_MS
 from libs.contract.dlq import SourceRef
 
@@ -57,6 +62,10 @@ ROCKSDB_OPTIONS: Mapping[str, Any] = {
     "target_file_size_base": 16 * 1024 * 1024,
     "max_open_files": 256,
 }
+
+
+STALL_CHECK_SECONDS = 5.0
+SEEK_WAIT_SECONDS = 10.0
 
 
 class IdempotentProducer(Producer):
@@ -92,9 +101,31 @@ class HandledOnlyConsumer(Consumer):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._handled: weakref.WeakSet[Message] = weakref.WeakSet()
+        self._sought_generation: int | None = None
+        self._sought = asyncio.Event()
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        self._sought_generation = self.app.consumer_generation_id
+        self._sought.set()
+
+    async def committed_offset_of_generation(self, tp: TP, generation: int) -> int | None:
+        """The group's offset for ``tp`` as this generation's seek found it. Faust can
+        hand records to the agent before that seek has finished: wait for it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SEEK_WAIT_SECONDS):
+                while self._sought_generation is None or self._sought_generation < generation:
+                    self._sought.clear()
+                    await self._sought.wait()
+        return self.committed_offset(tp)
 
     def handled(self, message: Message) -> None:
         self._handled.add(message)
+
+    def committed_offset(self, tp: TP) -> int | None:
+        """The group's offset for ``tp`` as of this worker's last seek or commit."""
+        offset = self._committed_offset.get(tp)
+        return None if offset is None else int(offset)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self._closed_for_acks |= revoked
@@ -131,7 +162,7 @@ class ExitOnSendError(Sensor):
     committed past: Faust only logs it, so the worker exits for redelivery."""
 
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        exit_for_redelivery(get_logger("concierge.worker"), exc, exit_code=EXIT_KAFKA_UNAVAILABLE)
+        exit_for_redelivery(get_logger("concierge.worker"), exc)
 
 
 def broker_url(settings: CommonSettings) -> str:
@@ -272,8 +303,11 @@ def guarded_agent(
     handle: Handler,
     letter_for: LetterBuilder = raw_letter,
     dlq_key: Callable[[bytes | None], bytes | None] = lambda key: key,
+    stall_after: float = 60.0,
 ) -> None:
-    """An agent that runs ``handle(value, key, source)`` for each record under ``Guard``."""
+    """An agent that runs ``handle(value, key, source)`` for each record under ``Guard``,
+    acknowledging in input order once the record's outputs are delivered, and
+    exiting for a restart if a partition it owns stops being consumed."""
     dlq = app.topic(dlq_topic)
     guard = Guard(
         telemetry.health.service,
@@ -284,9 +318,44 @@ def guarded_agent(
     )
 
     log = get_logger(f"concierge.{telemetry.health.service}")
+    stalls: StallDetector[TP] = StallDetector(stall_after)
+    source_topics = frozenset(topic.topics)
 
     def send_failed(error: BaseException) -> None:
         exit_for_redelivery(log, error)
+
+    @app.timer(STALL_CHECK_SECONDS)  # type: ignore[untyped-decorator]
+    async def watch_for_stalled_partitions() -> None:
+        consumer = app.consumer
+        if (
+            stall_after <= 0
+            or not faust_ready(app)
+            or not isinstance(consumer, HandledOnlyConsumer)
+        ):
+            stalls.reset()
+            return
+        owned = [tp for tp in consumer.assignment() if tp.topic in source_topics]
+        try:
+            ends = await consumer.highwaters(*owned) if owned else {}
+        except Exception as error:  # the broker away: that is for the clients' retries
+            log.info("stall_check_skipped", error=repr(error))
+            stalls.reset()
+            return
+        samples = {}
+        for tp in owned:
+            committed = consumer.committed_offset(tp)
+            samples[tp] = Sample(
+                waiting=max(0, ends.get(tp, 0) - (committed or 0)), committed=committed
+            )
+        stalled = stalls.observe(time.monotonic(), samples)
+        if stalled:
+            exit_for_restart(
+                log,
+                "partition_stalled_exiting",
+                partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in stalled),
+                waiting={f"{tp.topic}[{tp.partition}]": samples[tp].waiting for tp in stalled},
+                seconds=stall_after,
+            )
 
     @app.agent(topic, name=name)
     async def run_handler(stream: Any) -> None:
@@ -302,9 +371,40 @@ def guarded_agent(
             await manual.ack(event)
 
         window: InFlight[Any] = InFlight(ack_handled, send_failed)
+        order: ReadOrder[TP] = ReadOrder()
         try:
             async for event in manual.events():
                 message = event.message
+                consumer = app.consumer
+                if isinstance(consumer, HandledOnlyConsumer):
+                    tp = message.tp
+                    generation = message.generation_id
+                    committed = (
+                        consumer.committed_offset(tp)
+                        if order.knows(tp, generation)
+                        else await consumer.committed_offset_of_generation(tp, generation)
+                    )
+                    verdict = order.check(tp, message.offset, generation, committed)
+                    if verdict.verdict is Verdict.GAP and verdict.expected is not None:
+                        oldest = (await consumer.earliest_offsets(tp)).get(tp, 0)
+                        if verdict.expected >= oldest:
+                            exit_for_restart(
+                                log,
+                                "records_missed_exiting",
+                                partition=f"{tp.topic}[{tp.partition}]",
+                                expected=verdict.expected,
+                                got=message.offset,
+                            )
+                        log.warning(
+                            "records_gone_reading_on",
+                            partition=f"{tp.topic}[{tp.partition}]",
+                            expected=verdict.expected,
+                            oldest=oldest,
+                        )
+                    elif verdict.verdict is Verdict.SKIP:
+                        # Not marked handled: settled for Faust, never committed.
+                        await manual.ack(event)
+                        continue
                 source = source_of(event)
                 deferred = await guard.run(
                     partial(handle, message.value, message.key, source),
@@ -312,6 +412,7 @@ def guarded_agent(
                     value=message.value,
                     source=source,
                 )
+                order.handled(message.tp, message.offset, message.generation_id)
                 await window.add(event, deferred)
         finally:
             # Stopping: whatever is already delivered is settled, so the final

@@ -62,7 +62,11 @@ def raw_letter(value: bytes | None, source: SourceRef, message: str) -> DeadLett
 def exit_for_redelivery(log: Any, error: BaseException, **fields: Any) -> NoReturn:
     """Exit at once, without committing: the orchestrator restarts the worker and the
     uncommitted records are redelivered; every stage is idempotent per event."""
-    log.critical("kafka_unavailable_exiting", error=repr(error), **fields)
+    exit_for_restart(log, "kafka_unavailable_exiting", error=repr(error), **fields)
+
+
+def exit_for_restart(log: Any, event: str, **fields: Any) -> NoReturn:
+    log.critical(event, exit_code=EXIT_KAFKA_UNAVAILABLE, **fields)
     sys.stdout.flush()
     os._exit(EXIT_KAFKA_UNAVAILABLE)
 

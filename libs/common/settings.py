@@ -67,6 +67,9 @@ class CommonSettings(BaseSettings):
     stack_dir: Path = Path(".run")
     # How long start-up waits for the broker before failing loudly.
     broker_wait_seconds: float = Field(default=30.0, gt=0)
+    # A worker owning a partition with records waiting that it has not
+    # consumed for this long exits for a restart (libs/common/stall.py); 0: never.
+    partition_stall_seconds: float = Field(default=60.0, ge=0)
 
 
 def known_setting_names(*settings_types: type[BaseSettings]) -> set[str]:

@@ -168,7 +168,13 @@ def create_app(settings: ContextSettings) -> faust.App:
                 raise ValueError(f"unknown resolved record kind {record.kind!r}")
 
     guarded_agent(
-        app, resolved, name="context-apply", telemetry=telemetry, dlq_topic=names.dlq, handle=handle
+        app,
+        resolved,
+        name="context-apply",
+        telemetry=telemetry,
+        dlq_topic=names.dlq,
+        handle=handle,
+        stall_after=settings.common.partition_stall_seconds,
     )
 
     @app.timer(SWEEP_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]

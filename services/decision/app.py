@@ -183,6 +183,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         telemetry=telemetry,
         dlq_topic=names.dlq,
         handle=handle,
+        stall_after=settings.common.partition_stall_seconds,
     )
 
     @app.page("/v1/customers/{customer_id}/next-best-action")

@@ -183,6 +183,7 @@ def create_app(settings: IdentitySettings) -> faust.App:
         telemetry=telemetry,
         dlq_topic=names.dlq,
         handle=handle,
+        stall_after=settings.common.partition_stall_seconds,
     )
 
     return app

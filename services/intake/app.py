@@ -72,6 +72,7 @@ def create_app(settings: IntakeSettings) -> faust.App:
         handle=on_interaction,
         letter_for=scrubbed_letter,
         dlq_key=scrubbed_key,
+        stall_after=settings.common.partition_stall_seconds,
     )
     guarded_agent(
         app,
@@ -82,6 +83,7 @@ def create_app(settings: IntakeSettings) -> faust.App:
         handle=on_erasure,
         letter_for=scrubbed_letter,
         dlq_key=scrubbed_key,
+        stall_after=settings.common.partition_stall_seconds,
     )
 
     return app

@@ -27,6 +27,9 @@ def fresh_settings(bootstrap: str, partitions: int = 2) -> CommonSettings:
         kafka_bootstrap_servers=bootstrap,
         topic_prefix=f"r{uuid.uuid4().hex[:10]}.",
         partitions=partitions,
+        # A partition nobody consumes makes its worker exit for a restart
+        # (libs/common/stall.py); sooner than in production, to keep tests short.
+        partition_stall_seconds=20.0,
     )
 
 

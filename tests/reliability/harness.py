@@ -39,7 +39,7 @@ from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
 from libs.contract.common import Channel
 from libs.contract.dlq import SourceRef
-from services.cli.stack import Stack
+from services.cli.stack import Stack, StackError
 from services.context.domain.model import CustomerContext
 from services.context.domain.reducers import apply_event
 from services.decision.domain.catalogue import DecisionConfig, load_config
@@ -527,12 +527,23 @@ async def terminate(stack: Stack, name: str) -> None:
     await asyncio.to_thread(stack.stop, name)
 
 
-async def restart(stack: Stack, name: str, timeout: float = 120) -> float:
-    """Start ``name`` and wait until it is ready; returns the seconds it took."""
+async def restart(stack: Stack, name: str, timeout: float = 120, attempts: int = 3) -> float:
+    """Start ``name`` and wait until it is ready; returns the seconds it took.
+
+    A worker may exit for a restart while it joins (code 75: records Faust
+    dropped, docs/reliability.md); started again, as a restart policy would.
+    """
     began = time.monotonic()
-    stack.start(name)
-    await asyncio.to_thread(stack.wait_ready, [name], timeout)
-    return time.monotonic() - began
+    for attempt in range(1, attempts + 1):
+        stack.start(name)
+        try:
+            await asyncio.to_thread(stack.wait_ready, [name], timeout)
+            return time.monotonic() - began
+        except StackError:
+            if stack.pid(name) is not None or attempt == attempts:
+                raise
+            print(f"{name} exited while joining (attempt {attempt}); starting it again")
+    raise AssertionError("unreachable")
 
 
 @dataclass
