@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Every check CI makes: lint, types, then the unit, integration and e2e tiers.
+# Every check CI makes: lint, types, then the unit, integration, e2e and
+# reliability tiers.
 # Each tier is its own pytest run, so a tier that collects no test fails the
 # run (pytest exits 5) instead of passing as green.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/lint.sh
-for tier in unit integration e2e; do
+for tier in unit integration e2e reliability; do
   echo "== $tier tests"
   .venv/bin/python -m pytest "tests/$tier" -q
 done
