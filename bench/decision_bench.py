@@ -161,8 +161,11 @@ def realistic_case(
     history = ContactHistory.empty(customer)
     for item in history_events:
         context = apply_event(context, item, customer, False, item.occurred_at)
-        # Earlier decisions fill the contact history as the service would.
-        history = decide(item, context, history, catalogue, policies, item.occurred_at).history
+        # Earlier decisions fill the contact history as the service would: its
+        # clock is ``datetime.now(UTC)``, and it stores the history as JSON.
+        now = item.occurred_at.astimezone(UTC)
+        history = decide(item, context, history, catalogue, policies, now).history
+    history = ContactHistory.from_json(history.to_json())
     trigger = events.trigger(rng.choice(list(TRIGGERS)), NOW)
     context = apply_event(context, trigger, customer, False, NOW)
     return Case(trigger, context, history)
