@@ -290,7 +290,9 @@ class Observed:
         return {k: n for k, n in self.suppression_emissions.items() if n > 1}
 
 
-async def observed_outputs(settings: CommonSettings) -> Observed:
+async def observed_outputs(settings: CommonSettings, *, deduplicate: bool = False) -> Observed:
+    """Actions and suppressions as emitted; with ``deduplicate``, as a subscriber that
+    drops a ``decision_id`` (or suppression emission) it has seen already sees them."""
     names = TopicNames(settings.topic_prefix)
     topics = [names.actions(c) for c in CHANNELS] + [names.suppressions]
     records = sorted(
@@ -305,9 +307,14 @@ async def observed_outputs(settings: CommonSettings) -> Observed:
         trigger = body["trigger"]["event_id"]
         if body["schema"] == "action/v1":
             decision_ids[body["decision_id"]] += 1
+            if deduplicate and decision_ids[body["decision_id"]] > 1:
+                continue
             outcome.actions.setdefault(customer, []).append((trigger, body["action"]["id"]))
         else:
-            emissions[(body["suppression_id"], body["state"], trigger)] += 1
+            emission = (body["suppression_id"], body["state"], trigger)
+            emissions[emission] += 1
+            if deduplicate and emissions[emission] > 1:
+                continue
             outcome.suppressions.setdefault(customer, []).append(
                 (trigger, body["reason"], body["state"])
             )
