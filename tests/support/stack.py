@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from libs.common.settings import CommonSettings
@@ -47,3 +48,26 @@ def running_stack(settings: CommonSettings, run_dir: Path, *names: str) -> Itera
         yield stack
     finally:
         stack.down()
+
+
+@asynccontextmanager
+async def restarting(stack: Stack, *names: str) -> AsyncIterator[list[str]]:
+    """While inside, start again any of ``names`` whose process has ended, as an
+    orchestrator's restart policy would: a worker exits with code 75 to be
+    restarted (records Faust dropped around a rebalance, docs/reliability.md).
+    Yields the names restarted, in order."""
+    restarted: list[str] = []
+
+    async def watch() -> None:
+        while True:
+            for name in names:
+                if stack.pid(name) is None:
+                    stack.start(name)
+                    restarted.append(name)
+            await asyncio.sleep(0.5)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield restarted
+    finally:
+        watcher.cancel()

@@ -19,7 +19,7 @@ from libs.contract.interaction import InteractionEvent
 from services.context.domain.reducers import apply_event
 from tests.support.events import interaction
 from tests.support.kafka_io import Consumed, consume_until, event_bytes, produce
-from tests.support.stack import running_stack
+from tests.support.stack import restarting, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -108,14 +108,17 @@ async def test_a_killed_context_worker_recovers_the_same_contexts(
         )
         stack.kill("context")
         await rest
-        stack.start("context")
-        stack.wait_ready(["context"], timeout=120)
-        seen = await consume_until(
-            settings,
-            [names.contextualized],
-            lambda seen: contextualized_ids(seen) >= all_ids,
-            timeout=120,
-        )
+        # Started again as an orchestrator would (and again, should it exit to be
+        # restarted); the outputs say when it is back.
+        async with restarting(stack, "context") as restarts:
+            seen = await consume_until(
+                settings,
+                [names.contextualized],
+                lambda seen: contextualized_ids(seen) >= all_ids,
+                timeout=120,
+            )
+        print(f"context started {len(restarts)} time(s) after the kill")
+        assert restarts
 
     # Nothing lost: every event came out with its context.
     assert contextualized_ids(seen) >= all_ids
