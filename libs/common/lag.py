@@ -7,6 +7,7 @@ move is stuck: nobody consumes it (see docs/operations.md, "Lag").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka.structs import TopicPartition
@@ -40,8 +41,12 @@ class PartitionLag:
         return max(0, self.end - (self.committed or 0))
 
 
-async def stage_lags(settings: CommonSettings) -> dict[str, list[PartitionLag]]:
-    """Every stage's partitions with their end and committed offsets, stage order."""
+async def stage_lags(
+    settings: CommonSettings, stages: Iterable[str] = STAGES
+) -> dict[str, list[PartitionLag]]:
+    """Each stage's input partitions with their end and committed offsets, in the order
+    given (upstream first by default: a stage found drained after its upstream was
+    has seen everything the upstream will send it)."""
     names = TopicNames(settings.topic_prefix)
     admin = create_admin(settings, client_id="concierge-lag")
     consumer = create_consumer(settings, client_id="concierge-lag", group_id=None)
@@ -49,7 +54,9 @@ async def stage_lags(settings: CommonSettings) -> dict[str, list[PartitionLag]]:
     await consumer.start()
     try:
         result: dict[str, list[PartitionLag]] = {}
-        for stage, topics in stage_inputs(names).items():
+        inputs = stage_inputs(names)
+        for stage in stages:
+            topics = inputs[stage]
             partitions = [
                 TopicPartition(entry["topic"], partition["partition"])
                 for entry in await admin.describe_topics(list(topics))

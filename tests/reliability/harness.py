@@ -34,7 +34,9 @@ import httpx
 import orjson
 from aiokafka import TopicPartition
 
-from libs.common.kafka import create_admin, create_consumer, create_producer
+from libs.common.kafka import create_consumer, create_producer
+from libs.common.lag import STAGES
+from libs.common.lag import stage_lags as partition_lags
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
 from libs.contract.common import Channel
@@ -47,12 +49,12 @@ from services.decision.domain.decide import decide
 from services.decision.domain.history import ContactHistory
 from services.intake.domain.validate import Accepted, validate_record
 from services.simulator.journeys import journey_for, stamped
+from tests.support.kafka_io import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGUE = REPO / "deploy" / "config" / "catalogue.yaml"
 POLICIES = REPO / "deploy" / "config" / "policies.yaml"
 ORACLE_PII_KEY = b"reliability-oracle-key-0123456789abcdef"
-STAGES = ("intake", "identity", "context", "decision")
 
 Record = tuple[str, bytes | None, bytes | None]  # topic, key, value
 
@@ -356,43 +358,17 @@ async def contextualized_event_ids(settings: CommonSettings) -> set[str]:
 # --- consumer groups: has every stage consumed everything? -------------------------------
 
 
-def stage_inputs(names: TopicNames) -> dict[str, list[str]]:
-    return {
-        "intake": [names.interactions(c) for c in CHANNELS],
-        "identity": [names.validated],
-        "context": [names.resolved],
-        "decision": [names.contextualized],
-    }
-
-
 async def stage_lags(
     settings: CommonSettings, stages: Iterable[str] = STAGES
 ) -> dict[str, int | None]:
     """Records each stage's group has not committed yet, upstream first; None when the
-    broker does not answer. Read upstream first, so a stage found drained after its
-    upstream was has seen everything the upstream will ever send it."""
-    names = TopicNames(settings.topic_prefix)
-    inputs = stage_inputs(names)
-    lags: dict[str, int | None] = {}
-    admin = create_admin(settings, client_id="reliability-lag")
+    broker does not answer (it may be down on purpose)."""
+    wanted = tuple(stages)
     try:
-        await admin.start()
-        for stage in stages:
-            committed = await admin.list_consumer_group_offsets(
-                f"{settings.topic_prefix}concierge-{stage}"
-            )
-            ends = await end_offsets(settings, inputs[stage])
-            lag = 0
-            for tp, end in ends.items():
-                meta = committed.get(tp)
-                done = meta.offset if meta is not None and meta.offset >= 0 else 0
-                lag += max(0, end - done)
-            lags[stage] = lag
+        lags = await partition_lags(settings, wanted)
     except Exception:
-        return dict.fromkeys(stages)
-    finally:
-        await admin.close()
-    return lags
+        return dict.fromkeys(wanted)
+    return {stage: sum(item.lag for item in parts) for stage, parts in lags.items()}
 
 
 async def wait_drained(
@@ -464,24 +440,11 @@ class PacedProducer:
 
     async def reach(self, fraction: float, timeout: float = 120) -> None:
         target = int(len(self.records) * fraction)
-        await wait_until(lambda: self.sent >= target, timeout, f"{target} records sent")
+        await wait_for(lambda: self.sent >= target, timeout, f"{target} records sent")
 
     async def finish(self, timeout: float = 180) -> None:
         assert self.task is not None
         await asyncio.wait_for(self.task, timeout)
-
-
-async def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:.0f}s")
-        await asyncio.sleep(0.1)
 
 
 # --- processes ---------------------------------------------------------------------------

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from libs.common.lag import STAGES
 from libs.common.provision import provision
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
 from tests.reliability.conftest import PrivateBroker, fresh_settings
 from tests.reliability.harness import (
-    STAGES,
     Supervisor,
     contextualized_event_ids,
     differences,
@@ -30,9 +30,9 @@ from tests.reliability.harness import (
     restart,
     terminate,
     wait_drained,
-    wait_until,
     workload,
 )
+from tests.support.kafka_io import wait_for
 from tests.support.stack import running_stack
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ async def test_the_pipeline_resumes_by_itself_after_a_broker_restart(
         supervisor = Supervisor(stack, STAGES)
         await produce_all(settings, records[:half])
         # Under load: the decision stage is busy with the first half.
-        await wait_until(lambda: metric_total(stack, "decision", DECISIONS) >= 100, 60, "load")
+        await wait_for(lambda: metric_total(stack, "decision", DECISIONS) >= 100, 60, "load")
         supervisor.restarting = False  # an orchestrator backs off while the broker is away
         await asyncio.to_thread(private_broker.down)
         went_down = time.monotonic()
@@ -138,13 +138,13 @@ async def test_a_decision_worker_crashing_while_the_broker_stalls_loses_no_actio
         await produce_all(settings, work.records(names))
         await wait_drained(settings, timeout=90, stages=("intake", "identity", "context"))
         await restart(stack, "decision")
-        await wait_until(lambda: metric_total(stack, "decision", DECISIONS) >= 100, 60, "busy")
+        await wait_for(lambda: metric_total(stack, "decision", DECISIONS) >= 100, 60, "busy")
         private_broker.freeze()
         try:
             stalled_at = metric_total(stack, "decision", DECISIONS)
             # Up to 3 s for the worker to decide what it has already fetched.
             with contextlib.suppress(TimeoutError):
-                await wait_until(
+                await wait_for(
                     lambda: metric_total(stack, "decision", DECISIONS) >= stalled_at + 30,
                     3,
                     "decisions during the stall",

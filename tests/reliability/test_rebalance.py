@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from libs.common.lag import STAGES
 from libs.common.provision import provision
 from libs.common.topics import TopicNames
 from services.cli.stack import SERVICES, Stack
 from tests.reliability.conftest import fresh_settings
 from tests.reliability.harness import (
-    STAGES,
     PacedProducer,
     Supervisor,
     contextualized_event_ids,
@@ -27,9 +27,9 @@ from tests.reliability.harness import (
     restart,
     terminate,
     wait_drained,
-    wait_until,
     workload,
 )
+from tests.support.kafka_io import wait_for
 from tests.support.stack import free_port, running_stack
 
 pytestmark = pytest.mark.integration
@@ -87,7 +87,7 @@ async def test_a_worker_leaving_and_rejoining_under_load_changes_nothing(
             ):
                 await producer.reach(leave_at)
                 # Both workers have partitions of the stage: it is really shared.
-                await wait_until(
+                await wait_for(
                     partial(_both_busy, first, second, service), 30, f"both {service} workers busy"
                 )
                 away.add(service)

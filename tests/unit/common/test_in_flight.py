@@ -85,7 +85,7 @@ async def test_later_records_wait_for_an_earlier_undelivered_one() -> None:
     await handled(window, "b", Deferred((fast,), lambda: recorder.write("b")))
     await handled(window, "c", None)
     fast.set_result(None)
-    await asyncio.sleep(0.01)
+    assert await window.settle() == 0  # "a" is still out: nothing after it settles
     assert recorder.acked == []
     assert recorder.written == []
 
@@ -117,8 +117,8 @@ async def test_a_full_window_holds_the_handler_until_the_oldest_is_delivered() -
     await handled(window, "a", Deferred((first,)))
     await handled(window, "b", Deferred((loop.create_future(),)))
     third = asyncio.create_task(handled(window, "c", None))
-    await asyncio.sleep(0.01)
-    assert not third.done()
+    done, _ = await asyncio.wait({third}, timeout=0.05)
+    assert not done
 
     first.set_result(None)
     await asyncio.wait_for(third, timeout=2)
@@ -137,5 +137,6 @@ async def test_everything_delivered_is_acknowledged_exactly_once(records: int) -
     for sent in reversed(sends):
         sent.set_result(None)
     await until(recorder, lambda: len(recorder.acked) == records)
-    await asyncio.sleep(0.01)
+    assert await window.settle() == 0
+    assert len(window) == 0
     assert recorder.acked == [str(i) for i in range(records)]
