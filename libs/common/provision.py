@@ -25,6 +25,7 @@ from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames, TopicSpec, all_topics
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
+VISIBLE_WITHIN_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,23 @@ def find_drift(spec: TopicSpec, partitions: int, config: dict[str, str]) -> list
     return drift
 
 
+async def _wait_visible(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """Return once every created topic shows in the broker's metadata: a worker started
+    right after provisioning checks for its topics, and a just-started broker can
+    answer that check before its metadata has them."""
+    try:
+        async with asyncio.timeout(VISIBLE_WITHIN_SECONDS):
+            while names:
+                counts = await _partition_counts(admin, names)
+                if all(counts.get(name, 0) > 0 for name in names):
+                    return
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise TimeoutError(
+            f"created topics not visible within {VISIBLE_WITHIN_SECONDS:.0f}s"
+        ) from None
+
+
 async def provision_topics(
     admin: AIOKafkaAdminClient,
     specs: list[TopicSpec],
@@ -112,6 +130,7 @@ async def provision_topics(
             except TopicAlreadyExistsError:
                 # Another provisioner won the race; treat it as existing and check it.
                 existing[topic.name] = -1
+        await _wait_visible(admin, report.created)
     elif to_create:
         report.missing.extend(spec.name for spec in to_create)
     existing_specs = [spec for spec in specs if spec.name in existing]
