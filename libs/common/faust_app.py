@@ -388,13 +388,15 @@ def guarded_agent(
                     if verdict.verdict is Verdict.GAP and verdict.expected is not None:
                         oldest = (await consumer.earliest_offsets(tp)).get(tp, 0)
                         if verdict.expected >= oldest:
-                            exit_for_restart(
-                                log,
-                                "records_missed_exiting",
+                            log.warning(
+                                "records_missed_reading_again",
                                 partition=f"{tp.topic}[{tp.partition}]",
                                 expected=verdict.expected,
                                 got=message.offset,
                             )
+                            await consumer.seek(tp, verdict.expected)
+                            await manual.ack(event)  # not handled: never committed
+                            continue
                         log.warning(
                             "records_gone_reading_on",
                             partition=f"{tp.topic}[{tp.partition}]",

@@ -11,11 +11,13 @@ So the agent checks every record against the next offset expected on its
 partition (the last one it handled + 1, or the group's committed offset after
 an assignment). A record below it was handled already (or committed by another
 owner): skipped. A record past it means records in between were lost on the
-way: the worker exits for a restart without handling it (code 75), and the
-partition's next owner reads from the committed offset, in order. (Seeking back
-in place was tried first: in one run of two the partition's fetching never
-resumed after the seek.) Unless the broker no longer has those records
-(retention): then reading goes on from the oldest record there is.
+way: it is not handled, the partition is sought back to the expected offset, and
+what still arrives from before the seek is skipped until the expected record
+comes. (Exiting for a restart instead was tried: a worker restarting with a
+backlog met the same gap on every start.) Should fetching not resume, the
+partition's commits stop and the stall watchdog (stall.py) restarts the worker.
+Unless the broker no longer has those records (retention): then reading goes on
+from the oldest record there is.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class ReadOrder(Generic[PartitionT]):
     def __init__(self) -> None:
         # partition -> (consumer generation, next offset to handle)
         self._next: dict[PartitionT, tuple[int, int]] = {}
+        # partition -> the offset sought back to after a gap, until it arrives
+        self._seeking: dict[PartitionT, int] = {}
 
     def knows(self, partition: PartitionT, generation: int) -> bool:
         """Whether the next offset of ``partition`` in ``generation`` is known here."""
@@ -65,9 +69,12 @@ class ReadOrder(Generic[PartitionT]):
         else:
             expected = known[1]
         if offset == expected:
+            self._seeking.pop(partition, None)
             return Decision(Verdict.HANDLE, expected)
-        if offset < expected:
+        if offset < expected or self._seeking.get(partition) == expected:
+            # Handled already, or left over from before the seek back.
             return Decision(Verdict.SKIP, expected)
+        self._seeking[partition] = expected
         return Decision(Verdict.GAP, expected)
 
     def handled(self, partition: PartitionT, offset: int, generation: int) -> None:

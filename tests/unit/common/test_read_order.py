@@ -27,6 +27,12 @@ def test_a_record_past_a_gap_is_reported_with_the_first_missing_offset() -> None
     assert decision.expected == 353
 
 
+def test_after_a_gap_leftovers_are_skipped_until_the_missing_record_comes() -> None:
+    order: ReadOrder[str] = ReadOrder()
+    seen = verdicts(order, [348, 349, 352, 353, 350, 351, 352])
+    assert seen == ["handle", "handle", "gap", "skip", "handle", "handle", "handle"]
+
+
 def test_a_first_record_past_the_committed_offset_is_a_gap_too() -> None:
     # As seen: a worker taking a partition over started at 84, committed was 81.
     assert verdicts(ReadOrder(), [84], committed=81) == ["gap"]
