@@ -24,9 +24,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiokafka
 import faust
 from faust.sensors import Sensor
-from faust.transport.drivers.aiokafka import Consumer, Producer, Transport
+from faust.transport.drivers.aiokafka import (
+    AIOKafkaConsumerThread,
+    Consumer,
+    Producer,
+    Transport,
+)
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
 from faust.web import Request, Response, View
@@ -43,8 +49,9 @@ from libs.common.guard import (
 )
 from libs.common.health import HealthState
 from libs.common.in_flight import Deferred, InFlight
+from libs.common.kafka import holds_records
 from libs.common.logging import get_logger
-from libs.common.read_order import ReadOrder, Verdict
+from libs.common.read_order import ReadOrder, ReadPositions, Verdict
 from libs.common.settings import CommonSettings
 from libs.common.stall import Sample, StallDetector
 from libs.common.topics import ERASED_WITHIN_MS
@@ -75,6 +82,20 @@ class IdempotentProducer(Producer):
         return {"acks": "all", "enable_idempotence": True}
 
 
+class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
+    """Reads committed records only. A channel system may publish in
+    transactions: an event of an aborted one never happened and must not be
+    acted on. Faust reads committed only in exactly-once mode, which is not used
+    (above). Concierge's own producers use no transactions, so for them this
+    changes nothing."""
+
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # What AIOKafkaConsumer(isolation_level="read_committed") keeps; read at start().
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+
 class HandledOnlyConsumer(Consumer):
     """Faust's aiokafka consumer, counting towards commits only records a handler finished.
 
@@ -98,11 +119,29 @@ class HandledOnlyConsumer(Consumer):
 
     _closed_for_acks: frozenset[TP] = frozenset()
 
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self._handled: weakref.WeakSet[Message] = weakref.WeakSet()
         self._sought_generation: int | None = None
         self._sought = asyncio.Event()
+        self._read_offset: ReadPositions[TP] = ReadPositions()
+
+    async def read_again(self, tp: TP, offset: int, *, read_before: int) -> None:
+        """Seek ``tp`` back to ``offset``; ``read_before`` is the record that showed
+        the gap (see read_order.py)."""
+        await self._seek(tp, offset)
+        self._read_offset.rewind(tp, offset, read_before=read_before)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # Faust counts offsets skipped between two records it reads as done, so
+        # commits can pass them (transaction markers, compaction). A record left
+        # over from before a rewind is no such skip: the offsets before it are
+        # being read again.
+        if not self._read_offset.rewinding(tp, offset_to):
+            await super()._add_gap(tp, offset_from, offset_to)
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
@@ -118,6 +157,22 @@ class HandledOnlyConsumer(Consumer):
                     self._sought.clear()
                     await self._sought.wait()
         return self.committed_offset(tp)
+
+    async def commit_past_empty(self, tp: TP, start: int, end: int) -> bool:
+        """Commit ``end`` for ``tp`` if the group's offset is still ``start`` and the
+        offsets between hold no record (the caller checked). Faust commits the
+        offset after the last record handled, so a trailing commit marker would
+        otherwise hold the commit (and the lag) one short for good."""
+        while await self.maybe_wait_for_commit_to_finish():
+            pass  # one commit at a time, as Faust's own commit() keeps it
+        self._commit_fut = asyncio.Future()
+        try:
+            if self.committed_offset(tp) != start or tp not in self.assignment():
+                return False
+            return bool(await self._commit_offsets({tp: end}))
+        finally:
+            done, self._commit_fut = self._commit_fut, None
+            notify(done)
 
     def handled(self, message: Message) -> None:
         self._handled.add(message)
@@ -163,6 +218,11 @@ class ExitOnSendError(Sensor):
 
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
         exit_for_redelivery(get_logger("concierge.worker"), exc)
+
+
+def bootstrap_servers(app: faust.App) -> str:
+    """The app's brokers as a Kafka client's bootstrap list."""
+    return ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
 
 
 def broker_url(settings: CommonSettings) -> str:
@@ -348,6 +408,20 @@ def guarded_agent(
                 waiting=max(0, ends.get(tp, 0) - (committed or 0)), committed=committed
             )
         stalled = stalls.observe(time.monotonic(), samples)
+        for tp in list(stalled):
+            # Records waiting may be no records at all: a transactional producer's
+            # commit markers past the last record handled.
+            start, end = samples[tp].committed or 0, ends[tp]
+            if await holds_records(bootstrap_servers(app), tp.topic, tp.partition, start, end):
+                continue
+            if await consumer.commit_past_empty(tp, start, end):
+                log.info(
+                    "offsets_without_records_committed",
+                    partition=f"{tp.topic}[{tp.partition}]",
+                    first=start,
+                    last=end - 1,
+                )
+            stalled.remove(tp)
         if stalled:
             exit_for_restart(
                 log,
@@ -372,41 +446,56 @@ def guarded_agent(
 
         window: InFlight[Any] = InFlight(ack_handled, send_failed)
         order: ReadOrder[TP] = ReadOrder()
+
+        async def in_order(message: Message) -> bool:
+            """Whether to handle ``message`` now (read_order.py); if not, it is read
+            again later or was handled already."""
+            consumer = app.consumer
+            if not isinstance(consumer, HandledOnlyConsumer):
+                return True
+            tp, generation = message.tp, message.generation_id or 0
+            if order.knows(tp, generation):
+                committed = consumer.committed_offset(tp)
+            else:
+                committed = await consumer.committed_offset_of_generation(tp, generation)
+                if committed is None:  # never committed: reading starts at the oldest record
+                    committed = (await consumer.earliest_offsets(tp)).get(tp)
+            verdict = order.check(tp, message.offset, generation, committed)
+            where = f"{tp.topic}[{tp.partition}]"
+            if verdict.verdict is Verdict.SKIP:
+                return False
+            if verdict.verdict is Verdict.HANDLE:
+                if verdict.expected is not None and message.offset != verdict.expected:
+                    log.info(
+                        "offsets_without_records",
+                        partition=where,
+                        first=verdict.expected,
+                        last=message.offset - 1,
+                    )
+                return True
+            expected = verdict.expected if verdict.expected is not None else message.offset
+            oldest = (await consumer.earliest_offsets(tp)).get(tp, 0)
+            if expected < oldest:
+                log.warning(
+                    "records_gone_reading_on", partition=where, expected=expected, oldest=oldest
+                )
+                return True
+            log.warning(
+                "records_missed_reading_again",
+                partition=where,
+                expected=expected,
+                got=message.offset,
+            )
+            await consumer.read_again(tp, expected, read_before=message.offset)
+            return False
+
         try:
             async for event in manual.events():
                 message = event.message
-                consumer = app.consumer
-                if isinstance(consumer, HandledOnlyConsumer):
-                    tp = message.tp
-                    generation = message.generation_id
-                    committed = (
-                        consumer.committed_offset(tp)
-                        if order.knows(tp, generation)
-                        else await consumer.committed_offset_of_generation(tp, generation)
-                    )
-                    verdict = order.check(tp, message.offset, generation, committed)
-                    if verdict.verdict is Verdict.GAP and verdict.expected is not None:
-                        oldest = (await consumer.earliest_offsets(tp)).get(tp, 0)
-                        if verdict.expected >= oldest:
-                            log.warning(
-                                "records_missed_reading_again",
-                                partition=f"{tp.topic}[{tp.partition}]",
-                                expected=verdict.expected,
-                                got=message.offset,
-                            )
-                            await consumer.seek(tp, verdict.expected)
-                            await manual.ack(event)  # not handled: never committed
-                            continue
-                        log.warning(
-                            "records_gone_reading_on",
-                            partition=f"{tp.topic}[{tp.partition}]",
-                            expected=verdict.expected,
-                            oldest=oldest,
-                        )
-                    elif verdict.verdict is Verdict.SKIP:
-                        # Not marked handled: settled for Faust, never committed.
-                        await manual.ack(event)
-                        continue
+                if not await in_order(message):
+                    # Not marked handled: settled for Faust, never committed.
+                    await manual.ack(event)
+                    continue
                 source = source_of(event)
                 deferred = await guard.run(
                     partial(handle, message.value, message.key, source),

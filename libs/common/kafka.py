@@ -7,10 +7,12 @@ explicit client ids so the broker's logs and quotas say who is who.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
 
 from libs.common.settings import CommonSettings
 
@@ -69,3 +71,42 @@ def create_admin(settings: CommonSettings, client_id: str) -> AIOKafkaAdminClien
         client_id=client_id,
         request_timeout_ms=15_000,
     )
+
+
+PROBE_SECONDS = 10.0
+
+
+async def holds_records(
+    bootstrap_servers: str,
+    topic: str,
+    partition: int,
+    start: int,
+    end: int,
+) -> bool:
+    """Whether offsets ``start`` to ``end - 1`` of a partition hold any record a
+    read-committed consumer is given. Offsets can hold none: a transactional
+    producer's commit markers, and its aborted records. True if it could not tell
+    within ``PROBE_SECONDS``."""
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id="concierge-offset-probe",
+        group_id=None,
+        request_timeout_ms=int(PROBE_SECONDS * 1000),
+        **CONSUMER_DEFAULTS,
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PROBE_SECONDS
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        while loop.time() < deadline:
+            records = (await consumer.getmany(tp, timeout_ms=500)).get(tp, [])
+            if records:
+                return bool(records[0].offset < end)
+            if await consumer.position(tp) >= end:
+                return False
+        return True
+    finally:
+        await consumer.stop()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from aiokafka.admin import NewTopic
 
-from libs.common.kafka import create_admin, create_consumer, create_producer
+from libs.common.kafka import create_admin, create_consumer, create_producer, holds_records
 from libs.common.settings import CommonSettings
 
 pytestmark = __import__("pytest").mark.integration
@@ -99,3 +100,29 @@ async def test_a_consumer_from_the_factory_commits_only_when_told(
     # Nothing was committed, so a restarted consumer of the same group sees it again.
     assert await read_one() == b"one"
     assert await read_one() == b"one"
+
+
+async def test_the_offset_probe_tells_commit_markers_and_aborted_records_from_records(
+    kafka_settings: CommonSettings,
+) -> None:
+    topic = f"{kafka_settings.topic_prefix}transactional"
+    await _create_topic(kafka_settings, topic, partitions=1)
+    producer = create_producer(
+        kafka_settings, client_id="test-transactional", transactional_id=uuid.uuid4().hex
+    )
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send_and_wait(topic, b"kept")  # 0, marker at 1
+        await producer.begin_transaction()
+        await producer.send_and_wait(topic, b"rolled back")  # 2, marker at 3
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+
+    def probe(start: int, end: int) -> Any:
+        return holds_records(kafka_settings.kafka_bootstrap_servers, topic, 0, start, end)
+
+    assert await probe(0, 4)
+    assert not await probe(1, 4), "a commit marker and an aborted record are no records"
+    assert not await probe(1, 2)

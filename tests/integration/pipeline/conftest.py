@@ -19,6 +19,8 @@ async def pipeline_settings(kafka_bootstrap: str) -> CommonSettings:
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=f"p{uuid.uuid4().hex[:8]}.",
         partitions=2,
+        # Soon enough for a test to see the watchdog commit past commit markers.
+        partition_stall_seconds=10.0,
     )
     report = await provision(settings)
     assert report.ok, report

@@ -10,6 +10,8 @@ import httpx
 import orjson
 import pytest
 
+from libs.common.kafka import create_producer
+from libs.common.lag import stage_lags
 from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames
 from services.cli.stack import Stack
@@ -299,3 +301,51 @@ async def test_erasure_forgets_the_customer_and_old_identifiers_start_from_nothi
     assert record["customer_id"] != customer
     assert record["context"]["provisional"] is True
     assert sum(len(v) for v in record["context"]["recent"].values()) == 1
+
+
+async def test_events_published_in_transactions_flow_and_aborted_ones_never_do(
+    pipeline: Stack, pipeline_settings: CommonSettings, names: TopicNames
+) -> None:
+    """A channel system that publishes in transactions leaves offsets that hold no
+    event (commit markers): intake must read past them and commit to the end (the
+    last marker, after the last event, by the stall watchdog's check), and an event
+    of an aborted transaction never happened."""
+    cookie = f"cookie-{uuid.uuid4().hex}"
+    committed = [
+        interaction("page_view", "web", {"anonymous_id": cookie}, {"page_type": "home"})
+        for _ in range(6)
+    ]
+    aborted = interaction("page_view", "web", {"anonymous_id": cookie}, {"page_type": "home"})
+    topic = names.interactions("web")
+    producer = create_producer(
+        pipeline_settings, client_id="test-transactional", transactional_id=uuid.uuid4().hex
+    )
+    await producer.start()
+    try:
+        for pair in (committed[0:2], committed[2:4]):
+            async with producer.transaction():
+                for event in pair:
+                    await producer.send_and_wait(topic, event_bytes(event), key=cookie.encode())
+        await producer.begin_transaction()
+        await producer.send_and_wait(topic, event_bytes(aborted), key=cookie.encode())
+        await producer.abort_transaction()
+        async with producer.transaction():
+            for event in committed[4:6]:
+                await producer.send_and_wait(topic, event_bytes(event), key=cookie.encode())
+    finally:
+        await producer.stop()
+
+    async def intake_committed_to_the_end() -> bool:
+        lags = (await stage_lags(pipeline_settings, ["intake"]))["intake"]
+        return all(p.lag == 0 for p in lags if p.topic == topic)
+
+    await wait_for(intake_committed_to_the_end, 60, "intake's commits past the markers")
+    wanted = {event["event_id"] for event in committed}
+
+    seen = await consume_until(
+        pipeline_settings,
+        [names.contextualized],
+        lambda seen: wanted <= set(_event_ids(seen)),
+    )
+    flowed = [e for e in _event_ids(seen) if e in wanted | {aborted["event_id"]}]
+    assert flowed == [event["event_id"] for event in committed]

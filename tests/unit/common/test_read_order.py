@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from libs.common.read_order import ReadOrder, Verdict
+from libs.common.read_order import ReadOrder, ReadPositions, Verdict
 
 
 def verdicts(order: ReadOrder[str], offsets: list[int], committed: int | None = 348) -> list[str]:
@@ -51,3 +51,72 @@ def test_a_new_assignment_starts_from_the_committed_offset_again() -> None:
 
 def test_a_group_that_never_committed_takes_what_comes_first() -> None:
     assert verdicts(ReadOrder(), [0, 1, 2], committed=None) == ["handle"] * 3
+
+
+def test_when_read_again_starts_past_the_gap_the_offsets_between_hold_no_records() -> None:
+    # Transaction markers at 350 and 351: reading again from 350 starts at 352.
+    order: ReadOrder[str] = ReadOrder()
+    seen = verdicts(order, [348, 349, 352, 353, 352, 353])
+    assert seen == ["handle", "handle", "gap", "skip", "handle", "handle"]
+
+
+def test_a_record_read_again_past_the_expected_one_but_before_the_gap_is_handled() -> None:
+    order: ReadOrder[str] = ReadOrder()
+    assert verdicts(order, [348, 355, 356, 351, 352]) == [
+        "handle",
+        "gap",
+        "skip",
+        "handle",
+        "handle",
+    ]
+
+
+def test_a_second_gap_after_reading_again_is_reported_again() -> None:
+    order: ReadOrder[str] = ReadOrder()
+    seen = verdicts(order, [348, 352, 349, 351])
+    assert seen == ["handle", "gap", "handle", "gap"]
+    assert order.check("p3", 351, generation=4, committed=348).expected == 350
+
+
+def test_a_new_assignment_forgets_a_rewind_under_way() -> None:
+    order: ReadOrder[str] = ReadOrder()
+    verdicts(order, [348, 352])
+    assert order.check("p3", 400, generation=5, committed=400).verdict is Verdict.HANDLE
+
+
+def _fetch_loop(positions: ReadPositions[str], offsets: list[int]) -> list[int]:
+    """Faust's fetch loop: pass a record on if it is at or past the read offset,
+    then record it as read."""
+    passed = []
+    for offset in offsets:
+        last = positions["p3"]
+        if last is None or offset >= last:
+            passed.append(offset)
+            positions["p3"] = offset
+    return passed
+
+
+def test_records_left_over_from_before_a_rewind_do_not_hide_the_records_read_again() -> None:
+    positions: ReadPositions[str] = ReadPositions()
+    assert _fetch_loop(positions, [0, 56, 57, 58]) == [0, 56, 57, 58]
+    positions.rewind("p3", 1, read_before=56)
+    # 59 and 60 were fetched before the seek; then 1, 2, ... arrive again.
+    assert _fetch_loop(positions, [59, 60, 1, 2, 3]) == [59, 60, 1, 2, 3]
+    assert positions["p3"] == 3
+    assert not positions.rewinding("p3", 61)
+
+
+def test_without_a_rewind_the_read_offset_follows_every_record() -> None:
+    positions: ReadPositions[str] = ReadPositions()
+    assert _fetch_loop(positions, [5, 6, 3, 7]) == [5, 6, 7]
+
+
+def test_a_seek_of_faust_own_ends_a_rewind() -> None:
+    positions: ReadPositions[str] = ReadPositions()
+    positions.rewind("p3", 1, read_before=56)
+    positions.update({"p3": 200})
+    assert not positions.rewinding("p3", 300)
+    positions["p3"] = 300
+    assert positions["p3"] == 300
+    positions.pop("p3")
+    assert positions["p3"] is None
