@@ -396,7 +396,10 @@ def guarded_agent(
             return
         owned = [tp for tp in consumer.assignment() if tp.topic in source_topics]
         try:
-            ends = await consumer.highwaters(*owned) if owned else {}
+            # Bounded: a check that waited out a broker outage would count the
+            # outage as time the partitions were not consumed.
+            async with asyncio.timeout(STALL_CHECK_SECONDS):
+                ends = await consumer.highwaters(*owned) if owned else {}
         except Exception as error:  # the broker away: that is for the clients' retries
             log.info("stall_check_skipped", error=repr(error))
             stalls.reset()
@@ -412,8 +415,13 @@ def guarded_agent(
             # Records waiting may be no records at all: a transactional producer's
             # commit markers past the last record handled.
             start, end = samples[tp].committed or 0, ends[tp]
-            if await holds_records(bootstrap_servers(app), tp.topic, tp.partition, start, end):
-                continue
+            try:
+                if await holds_records(bootstrap_servers(app), tp.topic, tp.partition, start, end):
+                    continue
+            except Exception as error:  # could not tell: look again at the next check
+                log.info("stall_check_skipped", error=repr(error))
+                stalls.reset()
+                return
             if await consumer.commit_past_empty(tp, start, end):
                 log.info(
                     "offsets_without_records_committed",

@@ -85,8 +85,8 @@ async def holds_records(
 ) -> bool:
     """Whether offsets ``start`` to ``end - 1`` of a partition hold any record a
     read-committed consumer is given. Offsets can hold none: a transactional
-    producer's commit markers, and its aborted records. True if it could not tell
-    within ``PROBE_SECONDS``."""
+    producer's commit markers, and its aborted records. TimeoutError if it could
+    not tell within ``PROBE_SECONDS``."""
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
@@ -107,6 +107,6 @@ async def holds_records(
                 return bool(records[0].offset < end)
             if await consumer.position(tp) >= end:
                 return False
-        return True
+        raise TimeoutError(f"no answer from {topic}[{partition}] in {PROBE_SECONDS:.0f}s")
     finally:
         await consumer.stop()
