@@ -52,6 +52,20 @@ class Pick(NamedTuple):
 class _Gates:
     """The decision-wide part of the rules, computed once and on first need."""
 
+    # Slots: one instance per decision, and its attributes are read per candidate.
+    __slots__ = (
+        "_last_sent",
+        "_outcomes",
+        "_purchases",
+        "_suppressions",
+        "complaint_detail",
+        "facts",
+        "history",
+        "idle",
+        "policies",
+        "zone",
+    )
+
     def __init__(
         self,
         facts: DecisionFacts,
@@ -78,6 +92,8 @@ class _Gates:
     def kind(self, kind: str) -> Exclusion | None:
         """Kind-wide rules; the caller caches the answer per kind."""
         facts, policies = self.facts, self.policies
+        if kind not in policies.kinds_ruled_by_kind:
+            return None  # none of the four rules below applies to this kind
         context = facts.context
         return (
             consent.consent_exclusion(kind, facts.channel, context, policies.consent)

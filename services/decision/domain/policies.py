@@ -156,3 +156,20 @@ class Policies(_Section):
     def longest_default_cooldown(self) -> timedelta:
         """Computed once: the contact history must remember sends at least this long."""
         return max(self.defaults.cooldown.values(), default=timedelta(0))
+
+    @cached_property
+    def kinds_ruled_by_kind(self) -> frozenset[str]:
+        """Kinds that a kind-wide rule (consent, complaints, frustration, caps) may rule out.
+
+        With the default policies only offers and info: service and routing need no
+        consent, are not withheld for complaints, answer frustration and are not
+        capped, so arbitration skips those four rules for them outright.
+        """
+        return frozenset(
+            kind.value
+            for kind in ACTION_KINDS
+            if kind in self.consent.purpose_by_kind
+            or kind in self.complaints.withhold_kinds
+            or kind not in self.frustration.answer_kinds
+            or kind in self.caps.counted_kinds
+        )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import cast
 
 from libs.contract.common import ContactChannel, Trigger
@@ -42,6 +43,12 @@ def consent_exclusion(
     purpose = required_purpose(kind, policy)
     if purpose is None or context.has_consent(purpose, channel):
         return None
+    return _no_consent(purpose, channel, kind)
+
+
+@cache
+def _no_consent(purpose: str, channel: str, kind: str) -> Exclusion:
+    """A few dozen (purpose, channel, kind) triples: each exclusion is rendered once."""
     return Exclusion(NO_CONSENT, f"no {purpose} consent for {channel}: no {kind}s there")
 
 
