@@ -36,6 +36,7 @@ from services.decision.domain.rules import (
 # ``CandidateOutcome(...)`` runs a Python-level ``__new__``; building the tuple
 # directly is the same object at a fraction of the cost, once per candidate.
 _outcome = tuple.__new__
+_pick = tuple.__new__  # the same for the one ``Pick`` per decision
 
 
 class Pick(NamedTuple):
@@ -202,7 +203,7 @@ def arbitrate(
             best, best_score, best_weight = action, score, weight
     if best is not None:
         best_reasons = context_weight(best, facts)[1]
-    return Pick(best, best_score, best_weight, best_reasons, eligible, tuple(outcomes))
+    return _pick(Pick, (best, best_score, best_weight, best_reasons, eligible, tuple(outcomes)))
 
 
 def context_weight(action: ActionDef, facts: DecisionFacts) -> tuple[float, tuple[str, ...]]:

@@ -85,10 +85,13 @@ def decide(
         )
         return DecisionResult([], [], history, duplicate)
 
-    channel = event.channel.value
+    # ``_value_``, not ``.value``: the same plain string, without the enum property's
+    # Python-level descriptor call.
+    channel: str = event.channel._value_
     zone = customer_zone(context, policies.caps)
-    # ``model_validate`` of a dict: the same validation, without ``__init__``'s wrapper.
-    trigger = Trigger.model_validate(
+    # The model's validator on a dict: the same validation as ``Trigger(...)`` without
+    # ``__init__``'s wrapper, and as ``model_validate`` without its keyword handling.
+    trigger: Trigger = Trigger.__pydantic_validator__.validate_python(
         {"event_id": event.event_id, "type": event.type, "channel": event.channel}
     )
     history = prune(history, now, _history_horizon(catalogue, policies))
@@ -106,7 +109,8 @@ def decide(
         complaint_detail,
     )
     actions: list[ActionEvent] = []
-    notes = [f"{item.reason}: {item.detail}" for item in emitted]
+    # Most decisions emit no suppression: skip the comprehension's call then.
+    notes = [f"{item.reason}: {item.detail}" for item in emitted] if emitted else []
     if pick.winner is not None:
         action = _action_event(
             pick, decision_id, facts, policies, trigger, version, complaint_detail
@@ -119,7 +123,8 @@ def decide(
             history, winner.kind, channel, policies.caps, trigger, now, zone
         )
         emitted = (*emitted, *capped)
-        notes.extend(f"{item.reason}: {item.detail}" for item in capped)
+        if capped:
+            notes.extend(f"{item.reason}: {item.detail}" for item in capped)
     else:
         if not pick.outcomes:
             notes.append(f"no catalogue action answers {event.type} on {channel}")
@@ -283,9 +288,10 @@ def _action_event(
             ),
         )
     )
-    # Validated as ever (``model_validate`` skips only the keyword-argument wrapper
-    # of ``__init__``), so an invalid event still fails here rather than downstream.
-    return ActionEvent.model_validate(
+    # Validated as ever (the model's own validator, as ``model_validate`` calls it, less
+    # that method's keyword handling), so an invalid event still fails here rather than
+    # downstream.
+    action_event: ActionEvent = ActionEvent.__pydantic_validator__.validate_python(
         {
             "decision_id": decision_id,
             "customer_id": context.customer_id,
@@ -300,6 +306,7 @@ def _action_event(
             "policy_version": version,
         }
     )
+    return action_event
 
 
 @cache
