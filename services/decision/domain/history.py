@@ -169,9 +169,13 @@ def prune(history: ContactHistory, now: datetime, keep_sent: timedelta) -> Conta
     sends = history.sent
     stale_sent = bool(sends) and sends[0].at < horizon  # sorted by time
     suppressions = history.suppressions
-    expired = [
-        key for key, value in suppressions.items() if value.until is not None and value.until <= now
-    ]
+    # A plain loop, not a comprehension: a comprehension is a function call of its own,
+    # and there are only a few suppressions, usually none expired.
+    expired: list[str] = []
+    for key, value in suppressions.items():
+        until = value.until
+        if until is not None and until <= now:
+            expired.append(key)
     if not stale_sent and not expired:
         return history
     if stale_sent:

@@ -73,11 +73,14 @@ def after_send(
     if kind not in policy.counted_kinds:
         return history, ()
     total, per_channel = sent_today(history, policy, now, zone)
+    channel_capped = per_channel.get(channel, 0) >= policy.offers_per_channel_per_day
+    if not channel_capped and total < policy.offers_per_day:
+        return history, ()  # the usual case: no cap reached, nothing to render
     start, end = day_window(now, zone)
     day = start.date().isoformat()
     kinds = [str(each) for each in policy.counted_kinds]
     emitted: list[SuppressionEvent] = []
-    if per_channel.get(channel, 0) >= policy.offers_per_channel_per_day:
+    if channel_capped:
         history, events = activate(
             history,
             key=f"frequency_cap:{channel}:{day}",

@@ -11,10 +11,11 @@ opening still ends in the right state.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from functools import cache
 
 from libs.contract.common import Trigger
 from libs.contract.suppression import SuppressionReason
-from services.context.domain.model import CustomerContext
+from services.context.domain.model import Complaint, CustomerContext
 from services.decision.domain.clock import format_moment
 from services.decision.domain.explain import OPEN_COMPLAINT, Exclusion
 from services.decision.domain.history import ContactHistory
@@ -28,9 +29,10 @@ def describe_open_complaints(
     context: CustomerContext, policy: ComplaintPolicy, now: datetime, zone: tzinfo
 ) -> str:
     """``"open complaint #123 since 10:02: offers suppressed"``, oldest case first."""
-    cases = sorted(context.open_complaints.items(), key=lambda item: item[1].opened_at)
-    case_id, first = cases[0]
-    what = " and ".join(f"{kind}s" for kind in policy.withhold_kinds)
+    cases = context.open_complaints
+    # The oldest case: ``min`` keeps the first of equal times, as a stable sort would.
+    case_id, first = min(cases.items(), key=_opened_at)
+    what = _withheld(policy.withhold_kinds)
     detail = f"open complaint #{case_id}"
     if first.category:
         detail += f" ({first.category})"
@@ -38,6 +40,16 @@ def describe_open_complaints(
     if len(cases) > 1:
         detail += f" and {len(cases) - 1} more"
     return f"{detail}: {what} suppressed" if what else detail
+
+
+def _opened_at(item: tuple[str, Complaint]) -> datetime:
+    return item[1].opened_at
+
+
+@cache
+def _withheld(kinds: tuple[str, ...]) -> str:
+    """``"offers"``: rendered once per policy, not on every decision with a complaint open."""
+    return " and ".join(f"{kind}s" for kind in kinds)
 
 
 def complaint_exclusion(
