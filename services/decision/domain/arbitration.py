@@ -37,6 +37,8 @@ from services.decision.domain.rules import (
 # directly is the same object at a fraction of the cost, once per candidate.
 _outcome = tuple.__new__
 _pick = tuple.__new__  # the same for the one ``Pick`` per decision
+# Not yet asked for this kind (None means asked, and nothing rules the kind out).
+_UNKNOWN = Exclusion("", "")
 
 
 class Pick(NamedTuple):
@@ -175,9 +177,8 @@ def arbitrate(
     # and the suitability reasons are rendered for the winner only, after the loop.
     for action in candidates:
         kind = action.kind
-        if kind in by_kind:
-            excluded = by_kind[kind]
-        else:
+        excluded = by_kind.get(kind, _UNKNOWN)
+        if excluded is _UNKNOWN:
             excluded = by_kind[kind] = gates.kind(kind)
         if excluded is None:
             check = action.eligible
