@@ -128,6 +128,8 @@ class HandledOnlyConsumer(Consumer):
         self._sought_generation: int | None = None
         self._sought = asyncio.Event()
         self._read_offset: ReadPositions[TP] = ReadPositions()
+        self._oldest: dict[TP, int] = {}
+        self._oldest_generation: int | None = None
 
     async def read_again(self, tp: TP, offset: int, *, read_before: int) -> None:
         """Seek ``tp`` back to ``offset``; ``read_before`` is the record that showed
@@ -173,6 +175,22 @@ class HandledOnlyConsumer(Consumer):
         finally:
             done, self._commit_fut = self._commit_fut, None
             notify(done)
+
+    async def reading_starts_at(self, tp: TP, generation: int) -> int | None:
+        """Where this generation's reading of ``tp`` starts: the group's committed
+        offset or, on a partition the group never committed, its oldest offset
+        (the reset policy is earliest). The oldest offsets of every such partition
+        are asked for at once: the request waits behind the consumer's long-poll
+        fetch (up to 1.5 s), and asking per partition held a new group's first
+        records back for 1.5 s a partition (intake: 12 s of 16)."""
+        committed = await self.committed_offset_of_generation(tp, generation)
+        if committed is not None:
+            return committed
+        if self._oldest_generation != generation or tp not in self._oldest:
+            never = {p for p in self.assignment() if self.committed_offset(p) is None} | {tp}
+            self._oldest = dict(await self.earliest_offsets(*never))
+            self._oldest_generation = generation
+        return self._oldest.get(tp)
 
     def handled(self, message: Message) -> None:
         self._handled.add(message)
@@ -465,9 +483,7 @@ def guarded_agent(
             if order.knows(tp, generation):
                 committed = consumer.committed_offset(tp)
             else:
-                committed = await consumer.committed_offset_of_generation(tp, generation)
-                if committed is None:  # never committed: reading starts at the oldest record
-                    committed = (await consumer.earliest_offsets(tp)).get(tp)
+                committed = await consumer.reading_starts_at(tp, generation)
             verdict = order.check(tp, message.offset, generation, committed)
             where = f"{tp.topic}[{tp.partition}]"
             if verdict.verdict is Verdict.SKIP:
