@@ -527,7 +527,7 @@ def guarded_agent(
                     value=message.value,
                     source=source,
                 )
-                order.handled(message.tp, message.offset, message.generation_id)
+                order.handled(message.tp, message.offset, message.generation_id or 0)
                 await window.add(event, deferred)
         finally:
             # Stopping: whatever is already delivered is settled, so the final
