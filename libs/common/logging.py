@@ -69,6 +69,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
                 structlog.stdlib.add_log_level,
                 structlog.stdlib.add_logger_name,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
+                # A library's exception as its traceback, not the repr of a tuple.
+                structlog.processors.format_exc_info,
                 redact_sensitive,
             ],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -42,3 +43,21 @@ def test_level_filters_lines(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("WARNING", "json")
     get_logger("t").info("quiet")
     assert "quiet" not in capsys.readouterr().out
+
+
+def test_a_library_exception_is_logged_with_its_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", "json")
+    offsets: dict[str, int] = {}
+    try:
+        offsets["missing-partition"]
+    except KeyError:
+        logging.getLogger("faust.transport.consumer").exception("Drain messages raised")
+    line = _last_json_line(capsys)
+    assert line["logger"] == "faust.transport.consumer"
+    assert "exc_info" not in line
+    exception = str(line["exception"])
+    assert exception.startswith("Traceback (most recent call last):")
+    assert "test_a_library_exception_is_logged_with_its_traceback" in exception
+    assert exception.endswith("KeyError: 'missing-partition'")
