@@ -156,7 +156,8 @@ def print_service(name: str, path: Path, cores: float | None, rate: float, top: 
     if not path.exists():
         print(f"== {name}: no samples")
         return
-    profile = parse_collapsed(path.read_text().splitlines())
+    # py-spy writes frame names as it finds them: not always valid UTF-8.
+    profile = parse_collapsed(path.read_text(errors="replace").splitlines())
     total = max(profile.total, 1)
     per_event = "" if cores is None else f", {cores * 1000 / rate:.2f} ms CPU per event"
     shown = "?" if cores is None else f"{cores:.2f}"
