@@ -343,6 +343,10 @@ def source_of(event: Any) -> SourceRef:
 # A handler returns the sends it queued and what to record once they are
 # delivered (see libs/common/in_flight.py), or None if it has nothing to wait for.
 Handler = Callable[[bytes | None, bytes | None, SourceRef], Awaitable[Deferred | None]]
+# Called before the first record a generation hands the agent from a partition:
+# (partition, that record's timestamp in seconds). Reading starts at the group's
+# committed offset, so it is the oldest record that may have been handled before.
+TakeOver = Callable[[TP, float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -382,10 +386,13 @@ def guarded_agent(
     letter_for: LetterBuilder = raw_letter,
     dlq_key: Callable[[bytes | None], bytes | None] = lambda key: key,
     stall_after: float = 60.0,
+    on_take_over: TakeOver | None = None,
 ) -> None:
     """An agent that runs ``handle(value, key, source)`` for each record under ``Guard``,
     acknowledging in input order once the record's outputs are delivered, and
-    exiting for a restart if a partition it owns stops being consumed."""
+    exiting for a restart if a partition it owns stops being consumed.
+    ``on_take_over`` prepares a partition's first record of each generation; it
+    failing is taken as Kafka being unavailable (exit, records redelivered)."""
     dlq = app.topic(dlq_topic)
     guard = Guard(
         telemetry.health.service,
@@ -472,6 +479,18 @@ def guarded_agent(
 
         window: InFlight[Any] = InFlight(ack_handled, send_failed)
         order: ReadOrder[TP] = ReadOrder()
+        taken_over: dict[TP, int] = {}  # partition -> the generation it was prepared in
+
+        async def take_over(message: Message) -> None:
+            generation = message.generation_id or 0
+            if on_take_over is None or taken_over.get(message.tp) == generation:
+                return
+            try:
+                # A record without a timestamp (pre-0.10 format) reads everything back.
+                await on_take_over(message.tp, message.timestamp or 0.0)
+            except Exception as error:
+                exit_for_redelivery(log, error, partition=f"{message.topic}[{message.partition}]")
+            taken_over[message.tp] = generation
 
         async def in_order(message: Message) -> bool:
             """Whether to handle ``message`` now (read_order.py); if not, it is read
@@ -520,6 +539,7 @@ def guarded_agent(
                     # Not marked handled: settled for Faust, never committed.
                     await manual.ack(event)
                     continue
+                await take_over(message)
                 source = source_of(event)
                 deferred = await guard.run(
                     partial(handle, message.value, message.key, source),

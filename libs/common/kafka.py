@@ -8,11 +8,13 @@ explicit client ids so the broker's logs and quotas say who is who.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from libs.common.settings import CommonSettings
 
@@ -108,5 +110,74 @@ async def holds_records(
             if await consumer.position(tp) >= end:
                 return False
         raise TimeoutError(f"no answer from {topic}[{partition}] in {PROBE_SECONDS:.0f}s")
+    finally:
+        await consumer.stop()
+
+
+READ_BACK_SECONDS = 30.0
+
+
+async def records_since(
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    since_ms: int,
+    *,
+    keys_of: TopicPartition,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The committed records of ``topics`` stamped at or after ``since_ms``, up to
+    each partition's end as of the call, from the partitions that records keyed
+    as those of ``keys_of`` are sent to: the same partition number where a topic
+    has as many partitions as ``keys_of.topic`` (the producers' default
+    partitioner hashes a key alike for both), every partition otherwise.
+    TimeoutError if not read within ``READ_BACK_SECONDS``."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id="concierge-read-back",
+        group_id=None,
+        request_timeout_ms=int(READ_BACK_SECONDS * 1000),
+        **CONSUMER_DEFAULTS,
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(READ_BACK_SECONDS):
+            # Cluster metadata, which partitions_for_topic reads (topics() does not fill it).
+            await consumer._client.force_metadata_update()
+
+            def partitions_of(topic: str) -> list[int]:
+                found = consumer.partitions_for_topic(topic)
+                if not found:  # guessing would read too little back
+                    raise KafkaError(f"no partitions known for {topic}")
+                return sorted(found)
+
+            source_count = len(partitions_of(keys_of.topic))
+            tps: list[TopicPartition] = []
+            for topic in topics:
+                numbers = partitions_of(topic)
+                if len(numbers) == source_count:
+                    numbers = [keys_of.partition]
+                tps.extend(TopicPartition(topic, number) for number in numbers)
+            if not tps:
+                return []
+            starts = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+            ends = await consumer.end_offsets(tps)
+            todo = {
+                tp: found.offset
+                for tp, found in starts.items()
+                if found is not None and found.offset < ends[tp]
+            }
+            if not todo:
+                return []
+            consumer.assign(list(todo))
+            for tp, offset in todo.items():
+                consumer.seek(tp, offset)
+            found_records: list[ConsumerRecord[bytes, bytes]] = []
+            while todo:
+                batch = await consumer.getmany(*todo, timeout_ms=500)
+                for tp, records in batch.items():
+                    found_records.extend(r for r in records if r.offset < ends[tp])
+                for tp in list(todo):
+                    if await consumer.position(tp) >= ends[tp]:
+                        del todo[tp]
+            return found_records
     finally:
         await consumer.stop()

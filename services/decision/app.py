@@ -13,12 +13,21 @@ from functools import partial
 
 import faust
 import orjson
+from aiokafka.structs import TopicPartition
+from faust.types import TP
 from faust.web import Request, Response, View
 from prometheus_client import Counter, Histogram
 
 from libs.common.decoded_cache import DecodedCache
-from libs.common.faust_app import create_faust_app, create_table, guarded_agent, observe
+from libs.common.faust_app import (
+    bootstrap_servers,
+    create_faust_app,
+    create_table,
+    guarded_agent,
+    observe,
+)
 from libs.common.in_flight import Deferred
+from libs.common.kafka import records_since
 from libs.common.logging import bound_ids, get_logger
 from libs.common.topics import CHANNELS, TopicNames
 from libs.contract.codec import to_json_bytes
@@ -28,6 +37,11 @@ from services.context.domain.model import CustomerContext
 from services.context.records import ContextualizedRecord, decode_contextualized
 from services.decision.domain.catalogue import DecisionConfig, load_config
 from services.decision.domain.decide import decide, next_best_action
+from services.decision.domain.emissions import (
+    action_emission,
+    emissions_in,
+    suppression_emission,
+)
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.rules.erasure import erasure_suppression
 from services.decision.settings import DecisionSettings
@@ -61,6 +75,12 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         ["reason", "state"],
         registry=registry,
     )
+    not_resent = Counter(
+        "concierge_decision_outputs_not_resent",
+        "Outputs of a redelivered decision found already in Kafka, so not sent again",
+        ["kind"],
+        registry=registry,
+    )
     latency = Histogram(
         "concierge_decision_event_to_decision_seconds",
         "From intake receiving an event to its decision",
@@ -79,6 +99,34 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
     contextualized = app.topic(names.contextualized)
     action_topics = {channel.value: app.topic(names.actions(channel)) for channel in CHANNELS}
     suppressions = app.topic(names.suppressions)
+    output_topics = [names.actions(channel) for channel in CHANNELS] + [names.suppressions]
+    # Per input partition: what was already sent for records this worker may get
+    # again (docs/reliability.md, failure mode 2). Read when it takes the
+    # partition over; each key is used once.
+    sent_before: dict[int, set[str]] = {}
+
+    async def read_back(tp: TP, first_timestamp: float) -> None:
+        """Outputs sent for this partition's records since (a margin before) its
+        first unfinished record was written: any output of a record handled
+        before but not committed was sent after that."""
+        since = first_timestamp - settings.read_back_seconds
+        records = await records_since(
+            bootstrap_servers(app),
+            output_topics,
+            int(since * 1000),
+            keys_of=TopicPartition(tp.topic, tp.partition),
+        )
+        sent_before[tp.partition] = emissions_in(record.value for record in records)
+        log.info("outputs_read_back", partition=f"{tp.topic}[{tp.partition}]", read=len(records))
+
+    def already_sent(source: SourceRef, emission: str, kind: str) -> bool:
+        found = sent_before.get(source.partition)
+        if not found or emission not in found:
+            return False
+        found.discard(emission)
+        not_resent.labels(kind).inc()
+        log.info("output_already_sent", emission=emission)
+        return True
 
     decoded_histories = DecodedCache(ContactHistory.from_json)
     # Histories whose decision's outputs are queued but not yet delivered: the
@@ -103,7 +151,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         if pending_histories.get(customer_id) is history:
             del pending_histories[customer_id]
 
-    async def on_event(record: ContextualizedRecord) -> Deferred:
+    async def on_event(record: ContextualizedRecord, source: SourceRef) -> Deferred:
         if record.event is None or record.context is None:
             raise ValueError("an event record without its event or context")
         now = datetime.now(UTC)
@@ -118,11 +166,15 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         key = record.customer_id.encode()
         sends = []
         for action in result.actions:
+            if already_sent(source, action_emission(action), "action"):
+                continue
             sends.append(
                 await action_topics[action.channel].send(key=key, value=to_json_bytes(action))
             )
             actions_sent.labels(action.channel, action.action.kind).inc()
         for suppression in result.suppressions:
+            if already_sent(source, suppression_emission(suppression), "suppression"):
+                continue
             sends.append(await suppressions.send(key=key, value=to_json_bytes(suppression)))
             suppressions_sent.labels(suppression.reason, suppression.state).inc()
         pending_histories[record.customer_id] = result.history
@@ -154,11 +206,13 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
 
         return Deferred((), drop_tables)
 
-    async def on_erasure(record: ContextualizedRecord) -> Deferred:
+    async def on_erasure(record: ContextualizedRecord, source: SourceRef) -> Deferred:
         if record.erasure is None:
             raise ValueError("an erasure record without its request")
         forgotten = forget(record.customer_id)
         suppression = erasure_suppression(record.erasure, datetime.now(UTC))
+        if already_sent(source, suppression_emission(suppression), "suppression"):
+            return forgotten
         sent = await suppressions.send(
             key=record.customer_id.encode(), value=to_json_bytes(suppression)
         )
@@ -171,10 +225,10 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         event_id = record.event.event_id if record.event else None
         with bound_ids(customer_id=record.customer_id, event_id=event_id):
             if record.kind == "erasure":
-                return await on_erasure(record)
+                return await on_erasure(record, source)
             if record.kind == "forget":
                 return forget(record.customer_id)
-            return await on_event(record)
+            return await on_event(record, source)
 
     guarded_agent(
         app,
@@ -184,6 +238,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         dlq_topic=names.dlq,
         handle=handle,
         stall_after=settings.common.partition_stall_seconds,
+        on_take_over=read_back,
     )
 
     @app.page("/v1/customers/{customer_id}/next-best-action")

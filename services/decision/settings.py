@@ -19,3 +19,8 @@ class DecisionSettings(BaseSettings):
     catalogue_path: Path = Path("deploy/config/catalogue.yaml")
     policies_path: Path = Path("deploy/config/policies.yaml")
     standby_replicas: int = Field(default=0, ge=0)
+    # On taking a partition over, outputs sent from this long before its first
+    # unfinished record was written are read back, so that a record handled
+    # before a crash but not committed does not send them again. It only has
+    # to cover clock skew between the context and decision hosts.
+    read_back_seconds: float = Field(default=60.0, ge=0)

@@ -32,9 +32,8 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import TopicPartition
 
-from libs.common.kafka import create_consumer, create_producer
+from libs.common.kafka import create_producer
 from libs.common.lag import STAGES
 from libs.common.lag import stage_lags as partition_lags
 from libs.common.settings import CommonSettings
@@ -49,7 +48,7 @@ from services.decision.domain.decide import decide
 from services.decision.domain.history import ContactHistory
 from services.intake.domain.validate import Accepted, validate_record
 from services.simulator.journeys import journey_for, stamped
-from tests.support.kafka_io import wait_for
+from tests.support.kafka_io import read_all, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGUE = REPO / "deploy" / "config" / "catalogue.yaml"
@@ -213,72 +212,6 @@ def oracle(work: Workload) -> Outcome:
 # --- reading what happened ---------------------------------------------------------------
 
 
-async def end_offsets(settings: CommonSettings, topics: Sequence[str]) -> dict[TopicPartition, int]:
-    consumer = create_consumer(settings, client_id="reliability-offsets", group_id=None)
-    await consumer.start()
-    try:
-        partitions: list[TopicPartition] = []
-        for topic in topics:
-            found = consumer.partitions_for_topic(topic)
-            if not found:
-                await consumer._client.force_metadata_update()
-                found = consumer.partitions_for_topic(topic) or set()
-            partitions.extend(TopicPartition(topic, p) for p in sorted(found))
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        return ends
-    finally:
-        await consumer.stop()
-
-
-@dataclass(frozen=True)
-class Seen:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
-
-    def json(self) -> Any:
-        return orjson.loads(self.value or b"null")
-
-
-async def read_all(settings: CommonSettings, topics: Sequence[str]) -> list[Seen]:
-    """Every record on ``topics`` from the start up to their end offsets now."""
-    ends = await end_offsets(settings, topics)
-    wanted = {tp: end for tp, end in ends.items() if end > 0}
-    if not wanted:
-        return []
-    consumer = create_consumer(
-        settings, client_id="reliability-reader", group_id=None, max_partition_fetch_bytes=4 << 20
-    )
-    await consumer.start()
-    seen: list[Seen] = []
-    try:
-        consumer.assign(list(wanted))
-        await consumer.seek_to_beginning(*wanted)
-        deadline = time.monotonic() + 120
-        pending = dict(wanted)
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topics} to their end")
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for tp, records in batches.items():
-                for r in records:
-                    if r.offset < wanted[tp]:
-                        seen.append(
-                            Seen(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
-                        )
-                if records and records[-1].offset + 1 >= wanted[tp]:
-                    pending.pop(tp, None)
-            for tp in list(pending):
-                if await consumer.position(tp) >= wanted[tp]:
-                    pending.pop(tp)
-        return seen
-    finally:
-        await consumer.stop()
-
-
 @dataclass
 class Observed:
     outcome: Outcome
@@ -292,9 +225,8 @@ class Observed:
         return {k: n for k, n in self.suppression_emissions.items() if n > 1}
 
 
-async def observed_outputs(settings: CommonSettings, *, deduplicate: bool = False) -> Observed:
-    """Actions and suppressions as emitted; with ``deduplicate``, as a subscriber that
-    drops a ``decision_id`` (or suppression emission) it has seen already sees them."""
+async def observed_outputs(settings: CommonSettings) -> Observed:
+    """Actions and suppressions as emitted, repeats included."""
     names = TopicNames(settings.topic_prefix)
     topics = [names.actions(c) for c in CHANNELS] + [names.suppressions]
     records = sorted(
@@ -309,14 +241,10 @@ async def observed_outputs(settings: CommonSettings, *, deduplicate: bool = Fals
         trigger = body["trigger"]["event_id"]
         if body["schema"] == "action/v1":
             decision_ids[body["decision_id"]] += 1
-            if deduplicate and decision_ids[body["decision_id"]] > 1:
-                continue
             outcome.actions.setdefault(customer, []).append((trigger, body["action"]["id"]))
         else:
             emission = (body["suppression_id"], body["state"], trigger)
             emissions[emission] += 1
-            if deduplicate and emissions[emission] > 1:
-                continue
             outcome.suppressions.setdefault(customer, []).append(
                 (trigger, body["reason"], body["state"])
             )

@@ -19,7 +19,8 @@ from libs.common.provision import provision
 from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames
 from tests.reliability.conftest import fresh_settings
-from tests.reliability.harness import Record, produce_all, read_all, wait_drained, workload
+from tests.reliability.harness import Record, produce_all, wait_drained, workload
+from tests.support.kafka_io import read_all
 from tests.support.stack import running_stack
 
 pytestmark = pytest.mark.integration

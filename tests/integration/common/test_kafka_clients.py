@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
 from aiokafka.admin import NewTopic
+from aiokafka.structs import TopicPartition
 
-from libs.common.kafka import create_admin, create_consumer, create_producer, holds_records
+from libs.common.kafka import (
+    create_admin,
+    create_consumer,
+    create_producer,
+    holds_records,
+    records_since,
+)
 from libs.common.settings import CommonSettings
 
 pytestmark = __import__("pytest").mark.integration
@@ -126,3 +134,44 @@ async def test_the_offset_probe_tells_commit_markers_and_aborted_records_from_re
     assert await probe(0, 4)
     assert not await probe(1, 4), "a commit marker and an aborted record are no records"
     assert not await probe(1, 2)
+
+
+async def test_reading_back_finds_what_was_sent_since_for_the_keys_of_a_partition(
+    kafka_settings: CommonSettings,
+) -> None:
+    prefix = f"{kafka_settings.topic_prefix}rb{uuid.uuid4().hex[:6]}."
+    source, alike, other = f"{prefix}source", f"{prefix}alike", f"{prefix}other"
+    await _create_topic(kafka_settings, source, partitions=2)
+    await _create_topic(kafka_settings, alike, partitions=2)
+    await _create_topic(kafka_settings, other, partitions=3)
+    now_ms = int(time.time() * 1000)
+    producer = create_producer(kafka_settings, client_id="test-producer")
+    await producer.start()
+    try:
+        for topic, partitions in ((alike, 2), (other, 3)):
+            for partition in range(partitions):
+                for label, stamp in (("old", now_ms - 120_000), ("new", now_ms)):
+                    await producer.send_and_wait(
+                        topic,
+                        f"{label} {topic[-5:]} {partition}".encode(),
+                        partition=partition,
+                        timestamp_ms=stamp,
+                    )
+    finally:
+        await producer.stop()
+
+    found = await records_since(
+        kafka_settings.kafka_bootstrap_servers,
+        [alike, other],
+        now_ms - 60_000,
+        keys_of=TopicPartition(source, 1),
+    )
+
+    # Same partition count: only the partition the source's keys hash to. Another
+    # count: every partition. Nothing stamped before ``since``.
+    assert sorted(r.value for r in found if r.value is not None) == [
+        b"new alike 1",
+        b"new other 0",
+        b"new other 1",
+        b"new other 2",
+    ]
