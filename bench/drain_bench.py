@@ -1,0 +1,182 @@
+"""How fast Concierge catches up on a backlog, against the bare relay chain on the same one.
+
+    .venv/bin/python -m bench.drain_bench [--events 8000] [--systems relay-chain,concierge]
+
+For each system (the e2e benchmark's, docs/benchmarks.md) on a running broker:
+its own uniquely prefixed topics, the same simulator events already waiting on
+``interactions.*`` before it starts (``occurred_at`` fresh, so intake takes
+them), then the system started and every consumer group polled until it has
+committed to the end of its input, upstream first. Prints, per hop, when it had
+drained, the backlog's events per second to that point, and the CPU each
+process used per event over the whole drain.
+
+Where the e2e benchmark offers load live, this one has no small batches: every
+fetch is full. A stage's CPU per event here is its cost with Kafka batching
+working for it; the ratio to the relay chain is what Faust and Concierge's own
+work cost on top of a bare Python hop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from bench.e2e.cpu import CpuMeter
+from bench.e2e.lag import LagProbe
+from bench.e2e.launch import delete_topics, provision_topics, start_system
+from bench.e2e.payloads import step_plan
+from bench.e2e.systems import CONCIERGE, RELAY_CHAIN, SystemPlan, plan_for
+from libs.common.kafka import create_producer
+from libs.common.settings import CommonSettings
+from services.simulator.journeys import stamped
+
+POLL_SECONDS = 0.25
+# Events per second of simulated time: only sets how the journeys interleave.
+JOURNEY_RATE = 500.0
+
+
+@dataclass(frozen=True)
+class Drained:
+    system: str
+    events: int
+    # Consumer group -> seconds from start until it had committed to its end.
+    at: dict[str, float]
+    # Process -> CPU seconds over the drain.
+    cpu: dict[str, float]
+
+    @property
+    def seconds(self) -> float:
+        return max(self.at.values())
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+async def load_backlog(bootstrap: str, plan: SystemPlan, events: int, seed: int) -> int:
+    planned = step_plan(JOURNEY_RATE, events / JOURNEY_RATE, 2000, seed, 0)
+    producer = create_producer(
+        CommonSettings(kafka_bootstrap_servers=bootstrap), client_id="bench-drain", linger_ms=20
+    )
+    start = datetime.now(UTC)
+    await producer.start()
+    try:
+        for number, item in enumerate(planned):
+            stamp = start + timedelta(milliseconds=number)
+            await producer.send(
+                plan.names.interactions(item.channel),
+                orjson.dumps(stamped(item.event, stamp)),
+                key=item.key,
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return len(planned)
+
+
+async def drain(bootstrap: str, system: str, events: int, seed: int, limit: float) -> Drained:
+    plan = plan_for(system, f"drain-{uuid.uuid4().hex[:8]}.")
+    run_dir = Path(tempfile.mkdtemp(prefix=f"concierge-drain-{system}-"))
+    await provision_topics(bootstrap, plan.prefix, 4)
+    probe = LagProbe(bootstrap)
+    await probe.start()
+    running = None
+    try:
+        loaded = await load_backlog(bootstrap, plan, events, seed)
+        running = await start_system(plan, bootstrap, 4, 2, "INFO", run_dir)
+        meter = CpuMeter(running.pids())
+        cpu_before = meter.sample()
+        began = time.monotonic()
+        groups = list(plan.groups)
+        at: dict[str, float] = {}
+        while len(at) < len(groups):
+            if time.monotonic() - began > limit:
+                raise TimeoutError(f"{system} not drained in {limit:.0f}s: {sorted(at)} only")
+            lags = await probe.lags(plan.groups)
+            for index, group in enumerate(groups):
+                upstream_done = all(g in at for g in groups[:index])
+                if group not in at and upstream_done and lags[group] == 0:
+                    at[group] = time.monotonic() - began
+            await asyncio.sleep(POLL_SECONDS)
+        cpu_after = meter.sample()
+        cpu = {
+            name: (cpu_after[name] or 0.0) - (before or 0.0)
+            for name, before in cpu_before.items()
+            if before is not None and cpu_after.get(name) is not None
+        }
+        short = {group.removeprefix(plan.prefix): seconds for group, seconds in at.items()}
+        return Drained(system, loaded, short, cpu)
+    finally:
+        if running is not None:
+            await running.stop()
+        await probe.stop()
+        await delete_topics(bootstrap, plan.prefix)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def report(results: list[Drained]) -> str:
+    lines = ["| system | consumer group | drained at (s) | events/s to there |"]
+    lines.append("|---|---|---|---|")
+    for result in results:
+        for group, seconds in result.at.items():
+            rate = result.events / seconds
+            lines.append(f"| {result.system} | {group} | {seconds:.1f} | {rate:,.0f} |")
+    lines += ["", "| system | process | CPU (s) | CPU per event (ms) |", "|---|---|---|---|"]
+    for result in results:
+        for name, seconds in sorted(result.cpu.items()):
+            per_event = 1000 * seconds / result.events
+            lines.append(f"| {result.system} | {name} | {seconds:.1f} | {per_event:.2f} |")
+    lines.append("")
+    for result in results:
+        lines.append(
+            f"{result.system}: {result.events} events drained in {result.seconds:.1f} s, "
+            f"{result.rate:,.0f} events/s, {sum(result.cpu.values()):.1f} CPU s"
+        )
+    by_name = {result.system: result for result in results}
+    if CONCIERGE in by_name and RELAY_CHAIN in by_name:
+        ratio = by_name[CONCIERGE].rate / by_name[RELAY_CHAIN].rate
+        lines.append(f"Concierge over the relay chain, events/s: {ratio:.3f}x")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--bootstrap",
+        default=os.environ.get("CONCIERGE_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+    )
+    parser.add_argument("--events", type=int, default=8000)
+    parser.add_argument("--systems", default=f"{RELAY_CHAIN},{CONCIERGE}")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=300.0, help="per system, seconds")
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    results = []
+    for system in args.systems.split(","):
+        print(f"{system}: loading {args.events} events, then draining", flush=True)
+        results.append(await drain(args.bootstrap, system, args.events, args.seed, args.timeout))
+        print(f"{system}: drained in {results[-1].seconds:.1f} s", flush=True)
+    print()
+    print(report(results))
+    return 0
+
+
+def main() -> None:
+    sys.exit(asyncio.run(run(parse_args(sys.argv[1:]))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""The drain benchmark's figures: rates to each hop, CPU per event, the ratio."""
+
+from __future__ import annotations
+
+from bench.drain_bench import Drained, report
+
+
+def test_rates_cpu_per_event_and_the_ratio_come_from_the_same_backlog() -> None:
+    relay = Drained("relay-chain", 8000, {"relay-intake": 1.0, "relay-decision": 2.0}, {"a": 0.4})
+    concierge = Drained(
+        "concierge",
+        8000,
+        {"concierge-intake": 4.0, "concierge-decision": 32.0},
+        {"intake": 4.0, "decision": 16.0},
+    )
+    assert concierge.seconds == 32.0
+    assert concierge.rate == 250.0
+    text = report([relay, concierge])
+    assert "| concierge | concierge-intake | 4.0 | 2,000 |" in text
+    assert "| concierge | decision | 16.0 | 2.00 |" in text
+    assert "concierge: 8000 events drained in 32.0 s, 250 events/s, 20.0 CPU s" in text
+    assert "Concierge over the relay chain, events/s: 0.062x" in text
+
+
+def test_no_ratio_without_both_systems() -> None:
+    alone = Drained("concierge", 100, {"concierge-intake": 1.0}, {})
+    assert "relay chain" not in report([alone])
