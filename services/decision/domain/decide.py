@@ -29,11 +29,12 @@ from services.decision.domain.catalogue import Catalogue, effective_ttl
 from services.decision.domain.clock import customer_zone
 from services.decision.domain.explain import Explanation
 from services.decision.domain.facts import DecisionFacts
+from services.decision.domain.frozen import new, slot_setters
 from services.decision.domain.history import (
     ContactHistory,
-    SentAction,
     prune,
     record_decision,
+    sent_action,
 )
 from services.decision.domain.policies import Policies
 from services.decision.domain.rules import caps, complaints, consent, fatigue, frustration, purchase
@@ -50,6 +51,25 @@ class DecisionResult:
     suppressions: list[SuppressionEvent]
     history: ContactHistory
     explanation: Explanation
+
+
+_SET_RESULT = slot_setters(DecisionResult)
+
+
+def _result(
+    actions: list[ActionEvent],
+    suppressions: list[SuppressionEvent],
+    history: ContactHistory,
+    explanation: Explanation,
+) -> DecisionResult:
+    """``DecisionResult(...)`` through the slots (see ``frozen.py``): one per decision."""
+    result: DecisionResult = new(DecisionResult)
+    set_actions, set_suppressions, set_history, set_explanation = _SET_RESULT
+    set_actions(result, actions)
+    set_suppressions(result, suppressions)
+    set_history(result, history)
+    set_explanation(result, explanation)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +137,7 @@ def decide(
         )
         actions.append(action)
         winner = pick.winner
-        sent = SentAction(decision_id, winner.id, winner.kind, winner.category, channel, now)
+        sent = sent_action(decision_id, winner.id, winner.kind, winner.category, channel, now)
         history = record_decision(history, event.event_id, sent, policies.history.max_event_ids)
         history, capped = caps.after_send(
             history, winner.kind, channel, policies.caps, trigger, now, zone
@@ -129,16 +149,16 @@ def decide(
         if not pick.outcomes:
             notes.append(f"no catalogue action answers {event.type} on {channel}")
         history = record_decision(history, event.event_id, None, policies.history.max_event_ids)
-    explanation = Explanation(
+    explanation = explain.explanation(
         decision_id,
         version,
         explain.OUTCOME_ACTION if actions else explain.OUTCOME_NO_ACTION,
-        event_id=event.event_id,
-        chosen=None if pick.winner is None else pick.winner.id,
-        candidates=pick.outcomes,
-        notes=tuple(notes),
+        event.event_id,
+        None if pick.winner is None else pick.winner.id,
+        pick.outcomes,
+        tuple(notes),
     )
-    return DecisionResult(actions, list(emitted), history, explanation)
+    return _result(actions, list(emitted), history, explanation)
 
 
 def next_best_action(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
+from services.decision.domain.frozen import new, slot_setters
+
 # Why a candidate was left out (``CandidateOutcome.excluded.code``).
 NOT_ELIGIBLE: Final = "not_eligible"
 NO_CONSENT: Final = "no_consent"
@@ -80,3 +82,30 @@ class Explanation:
             ],
             "notes": list(self.notes),
         }
+
+
+_SET_EXPLANATION = slot_setters(Explanation)
+
+
+def explanation(
+    decision_id: str,
+    policy_version: str,
+    outcome: str,
+    event_id: str | None,
+    chosen: str | None,
+    candidates: tuple[CandidateOutcome, ...],
+    notes: tuple[str, ...],
+) -> Explanation:
+    """``Explanation(...)`` through the slots (see ``frozen.py``): one per decision."""
+    built: Explanation = new(Explanation)
+    set_id, set_version, set_outcome, set_event, set_chosen, set_candidates, set_notes = (
+        _SET_EXPLANATION
+    )
+    set_id(built, decision_id)
+    set_version(built, policy_version)
+    set_outcome(built, outcome)
+    set_event(built, event_id)
+    set_chosen(built, chosen)
+    set_candidates(built, candidates)
+    set_notes(built, notes)
+    return built

@@ -22,6 +22,8 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator, TypeAdapter
 
+from services.decision.domain.frozen import new, slot_setters
+
 
 def _in_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
@@ -108,6 +110,41 @@ class ContactHistory:
         return history
 
 
+_SET_SENT_ACTION = slot_setters(SentAction)
+_SET_HISTORY = slot_setters(ContactHistory)
+
+
+def sent_action(
+    decision_id: str, action_id: str, kind: str, category: str, channel: str, at: datetime
+) -> SentAction:
+    """``SentAction(...)`` through the slots (see ``frozen.py``): one per action emitted."""
+    sent: SentAction = new(SentAction)
+    set_decision, set_action, set_kind, set_category, set_channel, set_at = _SET_SENT_ACTION
+    set_decision(sent, decision_id)
+    set_action(sent, action_id)
+    set_kind(sent, kind)
+    set_category(sent, category)
+    set_channel(sent, channel)
+    set_at(sent, at)
+    return sent
+
+
+def _history(
+    customer_id: str,
+    sent: tuple[SentAction, ...],
+    decided_event_ids: tuple[str, ...],
+    suppressions: Mapping[str, ActiveSuppression],
+) -> ContactHistory:
+    """``ContactHistory(...)`` through the slots (see ``frozen.py``): once or twice a decision."""
+    history: ContactHistory = new(ContactHistory)
+    set_customer, set_sent, set_ids, set_suppressions = _SET_HISTORY
+    set_customer(history, customer_id)
+    set_sent(history, sent)
+    set_ids(history, decided_event_ids)
+    set_suppressions(history, suppressions)
+    return history
+
+
 @cache
 def _adapter() -> TypeAdapter[Any]:
     # Built on first use, not at import time.
@@ -133,7 +170,7 @@ def record_decision(
     # One copy, not two (append, then cut to the limit): the tuple holds up to ``limit`` ids.
     ids = (*ids, event_id) if len(ids) < limit else (*ids[len(ids) - limit + 1 :], event_id)
     sends = history.sent if sent is None else _insert_sent(history.sent, sent)
-    return ContactHistory(history.customer_id, sends, ids, history.suppressions)
+    return _history(history.customer_id, sends, ids, history.suppressions)
 
 
 def _insert_sent(sends: tuple[SentAction, ...], sent: SentAction) -> tuple[SentAction, ...]:
@@ -191,8 +228,8 @@ def prune(history: ContactHistory, now: datetime, keep_sent: timedelta) -> Conta
         suppressions = dict(suppressions)
         for key in expired:
             del suppressions[key]
-    # The constructor, not ``dataclasses.replace``, which inspects the fields on every call.
-    return ContactHistory(history.customer_id, sends, history.decided_event_ids, suppressions)
+    # Not ``dataclasses.replace``, which inspects the fields on every call.
+    return _history(history.customer_id, sends, history.decided_event_ids, suppressions)
 
 
 def _sent_at(sent: SentAction) -> datetime:
