@@ -43,6 +43,8 @@ from services.decision.domain.rules.idempotence import decision_id_for, query_de
 QUERY_TRIGGER_TYPE = "query"
 """``trigger.type`` of an action answered to a synchronous query rather than an event."""
 _MIN_HISTORY = timedelta(days=2)  # a calendar day in any timezone, and then some
+# The event types whose rules may emit a suppression (``_suppression_rules``).
+_SUPPRESSION_EVENT_TYPES = frozenset({"consent_updated", "purchase", "action_dismissed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +111,10 @@ def decide(
     # Python-level descriptor call.
     channel: str = event.channel._value_
     zone = customer_zone(context, policies.caps)
-    # The model's validator on a dict: the same validation as ``Trigger(...)`` without
-    # ``__init__``'s wrapper, and as ``model_validate`` without its keyword handling.
-    trigger: Trigger = Trigger.__pydantic_validator__.validate_python(
-        {"event_id": event.event_id, "type": event.type, "channel": event.channel}
-    )
     history = prune(history, now, _history_horizon(catalogue, policies))
-    history, emitted = _suppression_rules(event, context, history, policies, trigger, now, zone)
+    # The trigger only when something quotes it (None until then): about a third of
+    # decisions emit nothing, and its validation is one of the larger fixed costs.
+    history, emitted, trigger = _suppression_rules(event, context, history, policies, now, zone)
 
     facts = DecisionFacts(context, channel, now, policies.frustration, event.type, event.attributes)
     complaint_detail = _complaint_detail(context, policies, now, zone)
@@ -132,6 +131,8 @@ def decide(
     # Most decisions emit no suppression: skip the comprehension's call then.
     notes = [f"{item.reason}: {item.detail}" for item in emitted] if emitted else []
     if pick.winner is not None:
+        if trigger is None:
+            trigger = _trigger(event)
         action = _action_event(
             pick, decision_id, facts, policies, trigger, version, complaint_detail
         )
@@ -217,28 +218,46 @@ def _suppression_rules(
     context: CustomerContext,
     history: ContactHistory,
     policies: Policies,
-    trigger: Trigger,
     now: datetime,
     zone: tzinfo,
-) -> tuple[ContactHistory, tuple[SuppressionEvent, ...]]:
+) -> tuple[ContactHistory, tuple[SuppressionEvent, ...], Trigger | None]:
+    """The suppressions the event calls for, and the trigger if one was built for them."""
     emitted: tuple[SuppressionEvent, ...] = ()
-    if event.type == "consent_updated":
-        history, emitted = consent.on_consent_updated(
-            event, context, history, policies.consent, trigger, now
-        )
-    elif event.type == "purchase":
-        history, emitted = purchase.on_purchase(
-            event, history, policies.recent_purchase, trigger, now, zone
-        )
-    elif event.type == "action_dismissed":
-        history, emitted = fatigue.on_dismissal(
-            event, context, history, policies.fatigue, trigger, now, zone
-        )
+    trigger: Trigger | None = None
+    event_type = event.type
+    if event_type in _SUPPRESSION_EVENT_TYPES:
+        # Valid whenever the event is: the same field types as the interaction's.
+        trigger = _trigger(event)
+        if event_type == "consent_updated":
+            history, emitted = consent.on_consent_updated(
+                event, context, history, policies.consent, trigger, now
+            )
+        elif event_type == "purchase":
+            history, emitted = purchase.on_purchase(
+                event, history, policies.recent_purchase, trigger, now, zone
+            )
+        else:
+            history, emitted = fatigue.on_dismissal(
+                event, context, history, policies.fatigue, trigger, now, zone
+            )
     # Every event, not only complaint_* ones: the context is the truth to converge on.
+    if not complaints.reconcile_due(context, history, policies.complaints):
+        return history, emitted, trigger
+    if trigger is None:
+        trigger = _trigger(event)
     history, reconciled = complaints.reconcile(
         context, history, policies.complaints, trigger, now, zone
     )
-    return history, (*emitted, *reconciled)
+    return history, (*emitted, *reconciled), trigger
+
+
+def _trigger(event: InteractionEvent) -> Trigger:
+    # The model's validator on a dict: the same validation as ``Trigger(...)`` without
+    # ``__init__``'s wrapper, and as ``model_validate`` without its keyword handling.
+    trigger: Trigger = Trigger.__pydantic_validator__.validate_python(
+        {"event_id": event.event_id, "type": event.type, "channel": event.channel}
+    )
+    return trigger
 
 
 # --- the action event ---------------------------------------------------------------------

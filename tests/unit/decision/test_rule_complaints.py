@@ -7,9 +7,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from libs.contract.common import Channel, Trigger
 from services.context.domain.model import Complaint
+from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import ComplaintPolicy
-from services.decision.domain.rules.complaints import complaint_exclusion, describe_open_complaints
+from services.decision.domain.rules.complaints import (
+    complaint_exclusion,
+    describe_open_complaints,
+    reconcile,
+    reconcile_due,
+)
 from tests.unit.decision.support import T0, action, catalogue_of, consent, context, event, run
 
 OPEN = {"123": Complaint("billing", "high", T0 + timedelta(minutes=2), "phone")}
@@ -97,3 +104,24 @@ def test_reconciles_when_the_history_never_saw_the_opening() -> None:
         [event("page_view", "web", T0 + timedelta(minutes=3))], CATALOGUE, POLICIES, ctx=ctx
     )
     assert [s.reason.value for s in result.suppressions] == ["open_complaint"]
+
+
+@pytest.mark.parametrize("withhold", [("offer",), ()])
+@pytest.mark.parametrize("active", [True, False])
+@pytest.mark.parametrize("open_complaints", [OPEN, {}])
+def test_reconcile_is_due_exactly_when_it_changes_something(
+    withhold: tuple[str, ...], active: bool, open_complaints: dict[str, Complaint]
+) -> None:
+    # ``decide`` skips ``reconcile`` (and building its trigger) when it is not due.
+    policy = ComplaintPolicy.model_validate({"withhold_kinds": withhold})
+    trigger = Trigger(event_id="e1", type="page_view", channel=Channel.web)
+    history = ContactHistory.empty("c1")
+    if active:
+        history, _ = reconcile(
+            context(open_complaints=OPEN), history, ComplaintPolicy(), trigger, T0, UTC
+        )
+        assert history.suppression_for("open_complaint") is not None
+    ctx = context(open_complaints=open_complaints)
+    after, emitted = reconcile(ctx, history, policy, trigger, T0, UTC)
+    assert reconcile_due(ctx, history, policy) is bool(emitted)
+    assert bool(emitted) is (after is not history)

@@ -69,7 +69,10 @@ def reconcile(
     now: datetime,
     zone: tzinfo,
 ) -> Changes:
-    """Active while a complaint is open, lifted when the last one is resolved."""
+    """Active while a complaint is open, lifted when the last one is resolved.
+
+    Changes nothing unless :func:`reconcile_due`; the caller may ask that first.
+    """
     active = history.suppression_for(KEY)
     if context.open_complaints and active is None and policy.withhold_kinds:
         return activate(
@@ -86,3 +89,14 @@ def reconcile(
             history, KEY, detail="last open complaint resolved", trigger=trigger, now=now
         )
     return history, ()
+
+
+def reconcile_due(
+    context: CustomerContext, history: ContactHistory, policy: ComplaintPolicy
+) -> bool:
+    """Whether :func:`reconcile` would activate or lift: rarely, so the caller can skip
+    building the trigger it quotes (a pydantic validation) on every other decision."""
+    active = history.suppression_for(KEY)
+    if context.open_complaints:
+        return active is None and bool(policy.withhold_kinds)
+    return active is not None
