@@ -223,7 +223,7 @@ class Stack:
         if self.pid(name) is not None:
             self.signal(name, signal.SIGKILL)
             _wait_gone(pid, 10)
-        self._pid_path(name).unlink(missing_ok=True)
+        self._forget(name, pid)
 
     def kill(self, name: str) -> None:
         """SIGKILL, as a crash would: no shutdown, no commit, no flush."""
@@ -232,7 +232,17 @@ class Stack:
             return
         self.signal(name, signal.SIGKILL)
         _wait_gone(pid, 10)
-        self._pid_path(name).unlink(missing_ok=True)
+        self._forget(name, pid)
+
+    def _forget(self, name: str, pid: int) -> None:
+        """Drop the pid file if it still names ``pid``. A supervisor may have started
+        the service again while we waited for the old process to go: dropping the
+        new process's file would lose track of it (it then ran on, unstopped, as a
+        second worker after a test's stack was down)."""
+        path = self._pid_path(name)
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if int(path.read_text()) == pid:
+                path.unlink(missing_ok=True)
 
     def down(self) -> None:
         for spec in reversed(self.services):
