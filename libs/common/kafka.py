@@ -78,6 +78,17 @@ def create_admin(settings: CommonSettings, client_id: str) -> AIOKafkaAdminClien
 PROBE_SECONDS = 10.0
 
 
+def _reader(bootstrap_servers: str, client_id: str, seconds: float) -> AIOKafkaConsumer:
+    """A read-committed consumer outside any group, for a bounded look at a topic."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        group_id=None,
+        request_timeout_ms=int(seconds * 1000),
+        **CONSUMER_DEFAULTS,
+    )
+
+
 async def holds_records(
     bootstrap_servers: str,
     topic: str,
@@ -90,13 +101,7 @@ async def holds_records(
     producer's commit markers, and its aborted records. TimeoutError if it could
     not tell within ``PROBE_SECONDS``."""
     tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        client_id="concierge-offset-probe",
-        group_id=None,
-        request_timeout_ms=int(PROBE_SECONDS * 1000),
-        **CONSUMER_DEFAULTS,
-    )
+    consumer = _reader(bootstrap_servers, "concierge-offset-probe", PROBE_SECONDS)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + PROBE_SECONDS
     await consumer.start()
@@ -130,13 +135,7 @@ async def records_since(
     has as many partitions as ``keys_of.topic`` (the producers' default
     partitioner hashes a key alike for both), every partition otherwise.
     TimeoutError if not read within ``READ_BACK_SECONDS``."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        client_id="concierge-read-back",
-        group_id=None,
-        request_timeout_ms=int(READ_BACK_SECONDS * 1000),
-        **CONSUMER_DEFAULTS,
-    )
+    consumer = _reader(bootstrap_servers, "concierge-read-back", READ_BACK_SECONDS)
     await consumer.start()
     try:
         async with asyncio.timeout(READ_BACK_SECONDS):
