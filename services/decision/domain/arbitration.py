@@ -37,8 +37,6 @@ from services.decision.domain.rules import (
 # directly is the same object at a fraction of the cost, once per candidate.
 _outcome = tuple.__new__
 _pick = tuple.__new__  # the same for the one ``Pick`` per decision
-# Not yet asked for this kind (None means asked, and nothing rules the kind out).
-_UNKNOWN = Exclusion("", "")
 
 
 class Pick(NamedTuple):
@@ -52,8 +50,13 @@ class Pick(NamedTuple):
     outcomes: tuple[CandidateOutcome, ...]
 
 
-class _Gates:
-    """The decision-wide part of the rules, computed once and on first need."""
+class _Gates(dict[str, Exclusion | None]):
+    """The decision-wide part of the rules, computed once and on first need.
+
+    As a mapping, kind -> what rules the kind out (None: nothing), filled on the
+    first ask per kind by ``__missing__``: ``gates[kind]`` is then a plain dict
+    lookup for every further candidate of that kind.
+    """
 
     # Slots: one instance per decision, and its attributes are read per candidate.
     __slots__ = (
@@ -92,8 +95,12 @@ class _Gates:
             context.purchases or context.outcomes or history.suppressions or history.sent
         )
 
+    def __missing__(self, kind: str) -> Exclusion | None:
+        excluded = self[kind] = self.kind(kind)
+        return excluded
+
     def kind(self, kind: str) -> Exclusion | None:
-        """Kind-wide rules; the caller caches the answer per kind."""
+        """Kind-wide rules; asked through ``gates[kind]``, which keeps the answer."""
         facts, policies = self.facts, self.policies
         if kind not in policies.kinds_ruled_by_kind:
             return None  # none of the four rules below applies to this kind
@@ -169,37 +176,34 @@ def arbitrate(
     eligible = 0
     outcomes: list[CandidateOutcome] = []
     append = outcomes.append
-    needs = catalogue.needs
     idle = gates.idle
-    by_kind: dict[str, Exclusion | None] = {}
-    # The loop body runs once per candidate per decision: conditions are compiled
-    # closures (``ActionDef.eligible``, ``ActionDef.weights``) over memoised facts,
-    # and the suitability reasons are rendered for the winner only, after the loop.
+    # The loop body runs once per candidate per decision: what it reads of an action
+    # is one tuple (``ActionDef.candidate``), conditions are compiled closures over
+    # memoised facts, and the suitability reasons are rendered for the winner only,
+    # after the loop.
     for action in candidates:
-        kind = action.kind
-        excluded = by_kind.get(kind, _UNKNOWN)
-        if excluded is _UNKNOWN:
-            excluded = by_kind[kind] = gates.kind(kind)
+        action_id, kind, check, not_eligible, weights, base, lever = action.candidate
+        excluded = gates[kind]
         if excluded is None:
-            check = action.eligible
             if check is not None and not check(facts):
-                excluded = needs[action.id]
-            elif not idle:
+                append(not_eligible)  # type: ignore[arg-type]  # set whenever check is
+                continue
+            if not idle:
                 excluded = gates.action(action)
         if excluded is not None:
-            append(_outcome(CandidateOutcome, (action.id, None, excluded)))
+            append(_outcome(CandidateOutcome, (action_id, None, excluded)))
             continue
         weight = 1.0
-        for check, factor, _ in action.weights:
+        for check, factor, _ in weights:
             if check(facts):
                 weight *= factor
-        score = action.propensity * action.value * weight * action.lever
+        score = base * weight * lever
         if score <= min_score:
             low = Exclusion(explain.LOW_SCORE, f"score {score:.4g} is not above {min_score:g}")
-            append(CandidateOutcome(action.id, score=score, excluded=low))
+            append(CandidateOutcome(action_id, score=score, excluded=low))
             continue
         eligible += 1
-        append(_outcome(CandidateOutcome, (action.id, score, None)))
+        append(_outcome(CandidateOutcome, (action_id, score, None)))
         if best is None or score > best_score:
             best, best_score, best_weight = action, score, weight
     if best is not None:
