@@ -71,13 +71,18 @@ class Facts(Protocol):
 
     def signal_count(self, signal: str, within: timedelta) -> int: ...
 
-    def frustrated_by(self, signals: frozenset[str]) -> bool: ...
+    # Plain answers rather than methods: a compiled condition reads them without a call.
+    @property
+    def frustrated(self) -> frozenset[str]:
+        """The signals the customer is frustrated by now (``policies.frustration``)."""
 
+    @property
     def has_open_complaint(self) -> bool: ...
 
-    def purchased_within(self, categories: frozenset[str] | None, within: timedelta) -> bool: ...
-
+    @property
     def cart_not_empty(self) -> bool: ...
+
+    def purchased_within(self, categories: frozenset[str] | None, within: timedelta) -> bool: ...
 
 
 class _Condition(BaseModel):
@@ -202,14 +207,14 @@ class Frustrated(_Condition):
         return frozenset(self.frustrated if isinstance(self.frustrated, tuple) else SIGNAL_NAMES)
 
     def holds(self, facts: Facts) -> bool:
-        frustrated = facts.frustrated_by(self.signals)
+        frustrated = not facts.frustrated.isdisjoint(self.signals)
         return frustrated if self.frustrated is not False else not frustrated
 
     def _compile(self) -> Check:
         signals = self.signals
         if self.frustrated is False:
-            return lambda facts: not facts.frustrated_by(signals)
-        return lambda facts: facts.frustrated_by(signals)
+            return lambda facts: facts.frustrated.isdisjoint(signals)
+        return lambda facts: not facts.frustrated.isdisjoint(signals)
 
     def describe(self) -> str:
         if isinstance(self.frustrated, bool):
@@ -388,11 +393,11 @@ class HasOpenComplaint(_Condition):
     has_open_complaint: bool
 
     def holds(self, facts: Facts) -> bool:
-        return facts.has_open_complaint() is self.has_open_complaint
+        return facts.has_open_complaint is self.has_open_complaint
 
     def _compile(self) -> Check:
         expected = self.has_open_complaint
-        return lambda facts: facts.has_open_complaint() is expected
+        return lambda facts: facts.has_open_complaint is expected
 
     def describe(self) -> str:
         return "an open complaint" if self.has_open_complaint else "no open complaint"
@@ -453,11 +458,11 @@ class CartNotEmpty(_Condition):
     cart_not_empty: bool
 
     def holds(self, facts: Facts) -> bool:
-        return facts.cart_not_empty() is self.cart_not_empty
+        return facts.cart_not_empty is self.cart_not_empty
 
     def _compile(self) -> Check:
         expected = self.cart_not_empty
-        return lambda facts: facts.cart_not_empty() is expected
+        return lambda facts: facts.cart_not_empty is expected
 
     def describe(self) -> str:
         return "items in the cart" if self.cart_not_empty else "an empty cart"

@@ -2,9 +2,9 @@
 
 This module is the one place that reads the context service's model for the
 condition language, so a change there is adapted here and nowhere else.
-Frustration findings are computed at most once per decision, on first use, and
-so is every other answer: one decision asks the same questions of many
-candidates (``has_open_complaint``, ``profile.value_tier``, a purchase window),
+Frustration findings and the yes/no facts are computed once per decision, when
+the view is built; attribute answers on first use: one decision asks the same
+questions of many candidates (``has_open_complaint``, ``profile.value_tier``),
 and the view is immutable, so each is worked out once and then looked up.
 """
 
@@ -19,6 +19,8 @@ from services.decision.domain.conditions import MISSING
 from services.decision.domain.policies import FrustrationPolicy
 from services.decision.domain.rules.frustration import Finding, find_frustrations
 
+_NONE: frozenset[str] = frozenset()
+
 
 class DecisionFacts:
     """Implements :class:`services.decision.domain.conditions.Facts`."""
@@ -26,12 +28,13 @@ class DecisionFacts:
     __slots__ = (
         "_answers",
         "_attributes",
-        "_findings",
-        "_frustrated",
-        "_frustration",
+        "cart_not_empty",
         "channel",
         "context",
         "event_type",
+        "findings",
+        "frustrated",
+        "has_open_complaint",
         "now",
     )
 
@@ -49,26 +52,19 @@ class DecisionFacts:
         self.now = now
         self.event_type = event_type
         self._attributes = event_attributes if event_attributes is not None else {}
-        self._frustration = frustration
-        self._findings: tuple[Finding, ...] | None = None
-        self._frustrated: frozenset[str] | None = None
-        # Memoised answers keyed by the question (attribute path, or a tuple
-        # naming the method and its arguments): all are pure given the view.
+        # Answered up front, not on first use: plain attributes cost a condition
+        # one lookup where a method or property costs a call. Frustration is
+        # worked out only when there are signals at all (most contexts have none),
+        # and then nearly every decision asks (the kind-wide rule, the conditions).
+        signals = context.signals
+        findings = find_frustrations(signals, frustration, now) if signals else ()
+        self.findings: tuple[Finding, ...] = findings
+        self.frustrated = frozenset(item.signal for item in findings) if findings else _NONE
+        self.has_open_complaint = bool(context.open_complaints)
+        self.cart_not_empty = bool(context.cart)
+        # Memoised attribute answers and signal counts: keyed by the attribute
+        # path, or a tuple naming the question; all are pure given the view.
         self._answers: dict[object, Any] = {}
-
-    # --- frustration ---------------------------------------------------------------
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        if self._findings is None:
-            self._findings = find_frustrations(self.context.signals, self._frustration, self.now)
-        return self._findings
-
-    def frustrated_by(self, signals: frozenset[str]) -> bool:
-        frustrated = self._frustrated
-        if frustrated is None:
-            frustrated = self._frustrated = frozenset(item.signal for item in self.findings)
-        return not frustrated.isdisjoint(signals)
 
     def signal_count(self, signal: str, within: timedelta) -> int:
         key = ("signal_count", signal, within)
@@ -80,6 +76,7 @@ class DecisionFacts:
     # --- the rest of the condition language -------------------------------------------
 
     def attribute(self, path: str) -> Any:
+        # A third of the asks repeat one (``profile.value_tier`` above all).
         answers = self._answers
         if path in answers:
             return answers[path]
@@ -112,26 +109,15 @@ class DecisionFacts:
             return len(context.purchases)
         return MISSING
 
-    def has_open_complaint(self) -> bool:
-        return bool(self.context.open_complaints)
-
     def purchased_within(self, categories: frozenset[str] | None, within: timedelta) -> bool:
-        if not self.context.purchases:
-            return False
-        key = ("purchased_within", categories, within)
-        answer: bool | None = self._answers.get(key)
-        if answer is None:
-            answer = self._answers[key] = self._purchased_within(categories, within)
-        return answer
-
-    def _purchased_within(self, categories: frozenset[str] | None, within: timedelta) -> bool:
-        since = self.now - within
+        # Not memoised: the catalogue's purchase conditions differ by window or
+        # category, so a decision hardly ever asks the same one twice, and the
+        # walk stops at the first purchase older than the window.
+        now = self.now
+        since = now - within
         for purchase in reversed(self.context.purchases):  # oldest first: newest at the end
             if purchase.at < since:
                 return False
-            if purchase.at <= self.now and (categories is None or purchase.category in categories):
+            if purchase.at <= now and (categories is None or purchase.category in categories):
                 return True
         return False
-
-    def cart_not_empty(self) -> bool:
-        return bool(self.context.cart)
