@@ -80,6 +80,7 @@ class _Gates(dict[str, Exclusion | None]):
         zone: tzinfo,
         complaint_detail: str | None,
     ) -> None:
+        super().__init__(policies.kinds_free_of_kind_rules)
         self.facts = facts
         self.complaint_detail = complaint_detail
         self.history = history
@@ -100,10 +101,12 @@ class _Gates(dict[str, Exclusion | None]):
         return excluded
 
     def kind(self, kind: str) -> Exclusion | None:
-        """Kind-wide rules; asked through ``gates[kind]``, which keeps the answer."""
+        """Kind-wide rules; asked through ``gates[kind]``, which keeps the answer.
+
+        Only for kinds some rule may rule out: the others are in the mapping from
+        the start (``Policies.kinds_free_of_kind_rules``).
+        """
         facts, policies = self.facts, self.policies
-        if kind not in policies.kinds_ruled_by_kind:
-            return None  # none of the four rules below applies to this kind
         context = facts.context
         return (
             consent.consent_exclusion(kind, facts.channel, context, policies.consent)

@@ -20,6 +20,7 @@ from services.decision.domain.policies import FrustrationPolicy
 from services.decision.domain.rules.frustration import Finding, find_frustrations
 
 _NONE: frozenset[str] = frozenset()
+_UNASKED: Any = object()  # not in the memo yet (``MISSING`` is an answer)
 
 
 class DecisionFacts:
@@ -78,12 +79,9 @@ class DecisionFacts:
     def attribute(self, path: str) -> Any:
         # A third of the asks repeat one (``profile.value_tier`` above all).
         answers = self._answers
-        if path in answers:
-            return answers[path]
-        value = answers[path] = self._attribute(path)
-        return value
-
-    def _attribute(self, path: str) -> Any:
+        value = answers.get(path, _UNASKED)
+        if value is not _UNASKED:
+            return value
         root, _, key = path.partition(".")
         if root == "event":
             value = self._attributes.get(key, MISSING)
@@ -95,7 +93,10 @@ class DecisionFacts:
             value = len(self.context.cart)
         else:
             value = MISSING
-        return MISSING if value is None else value
+        if value is None:
+            value = MISSING
+        answers[path] = value
+        return value
 
     def _customer(self, key: str) -> Any:
         context = self.context

@@ -6,6 +6,7 @@ contract's defaults, so an empty file still yields the promised behaviour.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
 from typing import Literal
@@ -173,3 +174,13 @@ class Policies(_Section):
             or kind not in self.frustration.answer_kinds
             or kind in self.caps.counted_kinds
         )
+
+    @cached_property
+    def kinds_free_of_kind_rules(self) -> Mapping[str, None]:
+        """The other kinds, each mapped to None (nothing kind-wide rules it out).
+
+        Arbitration starts each decision's per-kind answers from a copy of this,
+        so service and routing candidates never ask the kind-wide rules at all.
+        """
+        ruled = self.kinds_ruled_by_kind
+        return {kind.value: None for kind in ACTION_KINDS if kind.value not in ruled}
