@@ -12,7 +12,7 @@ does not expose.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -66,6 +66,10 @@ class Facts(Protocol):
 
     @property
     def channel(self) -> str: ...
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        """Attribute path -> its value, or ``MISSING``; any path the catalogue allows."""
 
     def attribute(self, path: str) -> Any: ...
 
@@ -291,16 +295,17 @@ class AttributeIs(_Condition):
         return self.lte is not None and value <= self.lte
 
     def _compile(self) -> Check:
-        # One closure per operator, mirroring ``holds`` branch for branch.
+        # One closure per operator, mirroring ``holds`` branch for branch; the
+        # attribute is a subscript of the facts' mapping (no call once answered).
         path = self.attribute
         if self.exists is not None:
             exists = self.exists
-            return lambda facts: (facts.attribute(path) is not MISSING) is exists
+            return lambda facts: (facts.attributes[path] is not MISSING) is exists
         if self.not_equals is not None:
             other = self.not_equals
 
             def not_equals(facts: Facts) -> bool:
-                value = facts.attribute(path)
+                value = facts.attributes[path]
                 return value is MISSING or value != other
 
             return not_equals
@@ -308,7 +313,7 @@ class AttributeIs(_Condition):
             options = self.in_
 
             def is_in(facts: Facts) -> bool:
-                value = facts.attribute(path)
+                value = facts.attributes[path]
                 return value is not MISSING and value in options
 
             return is_in
@@ -316,14 +321,14 @@ class AttributeIs(_Condition):
             expected = self.equals
 
             def equals(facts: Facts) -> bool:
-                value = facts.attribute(path)
+                value = facts.attributes[path]
                 return value is not MISSING and bool(value == expected)
 
             return equals
         gte, lte = self.gte, self.lte
 
         def compare(facts: Facts) -> bool:
-            value = facts.attribute(path)
+            value = facts.attributes[path]
             if value is MISSING or isinstance(value, bool) or not isinstance(value, int | float):
                 return False
             if gte is not None:

@@ -20,7 +20,49 @@ from services.decision.domain.policies import FrustrationPolicy
 from services.decision.domain.rules.frustration import Finding, find_frustrations
 
 _NONE: frozenset[str] = frozenset()
-_UNASKED: Any = object()  # not in the memo yet (``MISSING`` is an answer)
+
+
+class _Attributes(dict[str, Any]):
+    """Attribute path -> its value (``MISSING`` when absent), resolved on first ask.
+
+    A dict rather than a method: a compiled condition's repeated ask (a third of
+    them, ``profile.value_tier`` above all) is then a plain subscript, no call.
+    """
+
+    # Set by ``DecisionFacts`` right after creation (no ``__init__``: one per decision).
+    __slots__ = ("context", "event")
+    context: CustomerContext
+    event: Mapping[str, Any]
+
+    def __missing__(self, path: str) -> Any:
+        context = self.context
+        root, _, key = path.partition(".")
+        if root == "event":
+            value = self.event.get(key, MISSING)
+        elif root == "profile":
+            value = getattr(context.profile, key, MISSING)
+        elif root == "customer":
+            value = _customer(context, key)
+        elif root == "cart" and key == "items":
+            value = len(context.cart)
+        else:
+            value = MISSING
+        if value is None:
+            value = MISSING
+        self[path] = value
+        return value
+
+
+def _customer(context: CustomerContext, key: str) -> Any:
+    if key == "provisional":
+        return context.provisional
+    if key == "last_channel":
+        return context.last_channel
+    if key == "open_complaints":
+        return len(context.open_complaints)
+    if key == "purchases":
+        return len(context.purchases)
+    return MISSING
 
 
 class DecisionFacts:
@@ -28,7 +70,7 @@ class DecisionFacts:
 
     __slots__ = (
         "_answers",
-        "_attributes",
+        "attributes",
         "cart_not_empty",
         "channel",
         "context",
@@ -52,7 +94,9 @@ class DecisionFacts:
         self.channel = channel
         self.now = now
         self.event_type = event_type
-        self._attributes = event_attributes if event_attributes is not None else {}
+        self.attributes = attributes = _Attributes()
+        attributes.context = context
+        attributes.event = event_attributes or {}
         # Answered up front, not on first use: plain attributes cost a condition
         # one lookup where a method or property costs a call. Frustration is
         # worked out only when there are signals at all (most contexts have none),
@@ -63,8 +107,7 @@ class DecisionFacts:
         self.frustrated = frozenset(item.signal for item in findings) if findings else _NONE
         self.has_open_complaint = bool(context.open_complaints)
         self.cart_not_empty = bool(context.cart)
-        # Memoised attribute answers and signal counts: keyed by the attribute
-        # path, or a tuple naming the question; all are pure given the view.
+        # Memoised signal counts, keyed by a tuple naming the question.
         self._answers: dict[object, Any] = {}
 
     def signal_count(self, signal: str, within: timedelta) -> int:
@@ -77,38 +120,7 @@ class DecisionFacts:
     # --- the rest of the condition language -------------------------------------------
 
     def attribute(self, path: str) -> Any:
-        # A third of the asks repeat one (``profile.value_tier`` above all).
-        answers = self._answers
-        value = answers.get(path, _UNASKED)
-        if value is not _UNASKED:
-            return value
-        root, _, key = path.partition(".")
-        if root == "event":
-            value = self._attributes.get(key, MISSING)
-        elif root == "profile":
-            value = getattr(self.context.profile, key, MISSING)
-        elif root == "customer":
-            value = self._customer(key)
-        elif root == "cart" and key == "items":
-            value = len(self.context.cart)
-        else:
-            value = MISSING
-        if value is None:
-            value = MISSING
-        answers[path] = value
-        return value
-
-    def _customer(self, key: str) -> Any:
-        context = self.context
-        if key == "provisional":
-            return context.provisional
-        if key == "last_channel":
-            return context.last_channel
-        if key == "open_complaints":
-            return len(context.open_complaints)
-        if key == "purchases":
-            return len(context.purchases)
-        return MISSING
+        return self.attributes[path]
 
     def purchased_within(self, categories: frozenset[str] | None, within: timedelta) -> bool:
         # Not memoised: the catalogue's purchase conditions differ by window or
