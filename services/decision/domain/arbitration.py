@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from services.decision.domain import explain
 from services.decision.domain.catalogue import ActionDef, Catalogue, effective_cooldown
+from services.decision.domain.conditions import Check
 from services.decision.domain.explain import CandidateOutcome, Exclusion
 from services.decision.domain.facts import DecisionFacts
 from services.decision.domain.history import ActiveSuppression, ContactHistory, SentAction
@@ -176,6 +177,7 @@ def arbitrate(
     best_score = 0.0
     best_weight = 1.0
     best_reasons: tuple[str, ...] = ()
+    best_weights: tuple[tuple[Check, float, str], ...] = ()
     eligible = 0
     outcomes: list[CandidateOutcome] = []
     append = outcomes.append
@@ -208,8 +210,9 @@ def arbitrate(
         eligible += 1
         append(_outcome(CandidateOutcome, (action_id, score, None)))
         if best is None or score > best_score:
-            best, best_score, best_weight = action, score, weight
-    if best is not None:
+            best, best_score, best_weight, best_weights = action, score, weight, weights
+    # Most winners have no suitability rules: no reasons to render then.
+    if best is not None and best_weights:
         best_reasons = context_weight(best, facts)[1]
     return _pick(Pick, (best, best_score, best_weight, best_reasons, eligible, tuple(outcomes)))
 

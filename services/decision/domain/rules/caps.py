@@ -19,6 +19,8 @@ from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import CapPolicy
 from services.decision.domain.suppressions import Changes, activate
 
+_NONE: dict[str, int] = {}  # no sends on any channel; never written to
+
 
 def sent_today(
     history: ContactHistory, policy: CapPolicy, now: datetime, zone: tzinfo
@@ -46,7 +48,8 @@ def cap_exclusion(
 ) -> Exclusion | None:
     if kind not in policy.counted_kinds:
         return None
-    total, per_channel = sent_today(history, policy, now, zone)
+    # Most contact histories hold no send at all: no call to count nothing.
+    total, per_channel = sent_today(history, policy, now, zone) if history.sent else (0, _NONE)
     on_channel = per_channel.get(channel, 0)
     if on_channel >= policy.offers_per_channel_per_day:
         return Exclusion(

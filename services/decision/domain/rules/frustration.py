@@ -55,7 +55,8 @@ def find_frustrations(
         finding = _latest_burst(signal, times, threshold.at_least, threshold.within, policy, now)
         if finding is not None:
             findings.append(finding)
-    findings.sort(key=lambda item: (item.last_at, item.signal), reverse=True)
+    if len(findings) > 1:  # usually one: no key function to build and call then
+        findings.sort(key=lambda item: (item.last_at, item.signal), reverse=True)
     return tuple(findings)
 
 
