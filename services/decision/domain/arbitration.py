@@ -109,12 +109,23 @@ class _Gates(dict[str, Exclusion | None]):
         """
         facts, policies = self.facts, self.policies
         context = facts.context
+        # The complaint and frustration rules have nothing to check without an open
+        # complaint or a finding, as in most decisions: they are not called then.
+        findings = facts.findings
         return (
             consent.consent_exclusion(kind, facts.channel, context, policies.consent)
-            or complaints.complaint_exclusion(
-                kind, context, policies.complaints, self.complaint_detail
+            or (
+                complaints.complaint_exclusion(
+                    kind, context, policies.complaints, self.complaint_detail
+                )
+                if context.open_complaints
+                else None
             )
-            or frustration.frustration_exclusion(kind, facts.findings, policies.frustration)
+            or (
+                frustration.frustration_exclusion(kind, findings, policies.frustration)
+                if findings
+                else None
+            )
             or caps.cap_exclusion(
                 kind, facts.channel, self.history, policies.caps, facts.now, self.zone
             )
