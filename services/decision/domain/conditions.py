@@ -127,6 +127,9 @@ class AllOf(_Condition):
         if len(checks) == 2:
             first, second = checks
             return lambda facts: first(facts) and second(facts)
+        if len(checks) == 3:  # spelt out: ``all(...)`` builds a generator per evaluation
+            first, second, third = checks
+            return lambda facts: first(facts) and second(facts) and third(facts)
 
         def all_hold(facts: Facts) -> bool:
             return all(check(facts) for check in checks)
@@ -151,6 +154,9 @@ class AnyOf(_Condition):
         if len(checks) == 2:
             first, second = checks
             return lambda facts: first(facts) or second(facts)
+        if len(checks) == 3:  # as in ``AllOf``: no generator per evaluation
+            first, second, third = checks
+            return lambda facts: first(facts) or second(facts) or third(facts)
 
         def any_holds(facts: Facts) -> bool:
             return any(check(facts) for check in checks)
