@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from libs.contract.action import ActionEvent, ActionSpec, Reason
@@ -318,14 +318,9 @@ def _action_event(
     if purpose is not None:
         reasons.append(_consent_reason(purpose, facts.channel))
     head, lever = action.score_terms
+    eligible = pick.eligible
     reasons.append(
-        _reason(
-            explain.REASON_SCORE,
-            (
-                f"{pick.score:.4g} = {head} x context {pick.weight:.3g} x {lever};"
-                f" best of {pick.eligible} eligible, {len(pick.outcomes) - pick.eligible} ruled out"
-            ),
-        )
+        _score_reason(pick.score, pick.weight, head, lever, eligible, len(pick.outcomes) - eligible)
     )
     # Validated as ever (the model's own validator, as ``model_validate`` calls it, less
     # that method's keyword handling), so an invalid event still fails here rather than
@@ -346,6 +341,30 @@ def _action_event(
         }
     )
     return action_event
+
+
+@lru_cache(maxsize=4096)
+def _score_reason(
+    score: float, weight: float, head: str, lever: str, eligible: int, ruled_out: int
+) -> Reason:
+    """The score reason, built (validated) once per distinct text.
+
+    Every argument comes from the catalogue, not from the customer: the score is the
+    action's constants times a product of some of its suitability weights, and the
+    counts are at most the candidates for an event. So the texts recur (240 distinct
+    across 160,000 actions of generated customers with the starter catalogue), and a
+    lookup here replaces two float renderings and a model validation (about 11,000
+    instructions). Floats as keys are exact: the same score renders the same; a
+    winner's score and weight are above zero, so 0.0 and -0.0 never meet. Bounded,
+    so catalogues reloaded over months do not accumulate texts.
+    """
+    return Reason(
+        code=explain.REASON_SCORE,
+        detail=(
+            f"{score:.4g} = {head} x context {weight:.3g} x {lever};"
+            f" best of {eligible} eligible, {ruled_out} ruled out"
+        ),
+    )
 
 
 @cache
