@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -128,6 +129,15 @@ def test_a_repeated_event_yields_nothing_and_the_same_id_on_a_lost_history() -> 
     assert again.explanation.outcome == "duplicate"
     replayed = decide_one(catalogue, policies, item)  # history lost: same decision id
     assert replayed.actions[0].decision_id == first.actions[0].decision_id
+
+
+def test_the_decision_id_is_a_digest_of_the_event_id_and_the_policy_version() -> None:
+    # Consumers and stored histories rely on this exact id: it must never change.
+    digest = hashlib.blake2b(b"evt-9|v1", digest_size=12).hexdigest()
+    assert decision_id_for("evt-9", "v1") == f"dec-{digest}"
+    # Each id hashes from a fresh copy: nothing carries over from the previous one.
+    assert decision_id_for("evt-9", "v1") == f"dec-{digest}"
+    assert decision_id_for("evt-9", "v2") != f"dec-{digest}"
 
 
 def test_cooldown_stops_repeating_the_same_action() -> None:
