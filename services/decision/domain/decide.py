@@ -131,17 +131,24 @@ def decide(
     # Most decisions emit no suppression: skip the comprehension's call then.
     notes = [f"{item.reason}: {item.detail}" for item in emitted] if emitted else []
     if pick.winner is not None:
-        if trigger is None:
-            trigger = _trigger(event)
+        # No suppression built the trigger (the usual case): the action event validates
+        # it as a nested dict, one validator call rather than two; ``action.trigger``
+        # is then the model the cap rule quotes.
         action = _action_event(
-            pick, decision_id, facts, policies, trigger, version, complaint_detail
+            pick,
+            decision_id,
+            facts,
+            policies,
+            _trigger_fields(event) if trigger is None else trigger,
+            version,
+            complaint_detail,
         )
         actions.append(action)
         winner = pick.winner
         sent = sent_action(decision_id, winner.id, winner.kind, winner.category, channel, now)
         history = record_decision(history, event.event_id, sent, policies.history.max_event_ids)
         history, capped = caps.after_send(
-            history, winner.kind, channel, policies.caps, trigger, now, zone
+            history, winner.kind, channel, policies.caps, action.trigger, now, zone
         )
         emitted = (*emitted, *capped)
         if capped:
@@ -254,10 +261,13 @@ def _suppression_rules(
 def _trigger(event: InteractionEvent) -> Trigger:
     # The model's validator on a dict: the same validation as ``Trigger(...)`` without
     # ``__init__``'s wrapper, and as ``model_validate`` without its keyword handling.
-    trigger: Trigger = Trigger.__pydantic_validator__.validate_python(
-        {"event_id": event.event_id, "type": event.type, "channel": event.channel}
-    )
+    trigger: Trigger = Trigger.__pydantic_validator__.validate_python(_trigger_fields(event))
     return trigger
+
+
+def _trigger_fields(event: InteractionEvent) -> dict[str, Any]:
+    """The trigger's fields, for ``Trigger`` or as the action event's nested ``trigger``."""
+    return {"event_id": event.event_id, "type": event.type, "channel": event.channel}
 
 
 # --- the action event ---------------------------------------------------------------------
@@ -268,7 +278,7 @@ def _action_event(
     decision_id: str,
     facts: DecisionFacts,
     policies: Policies,
-    trigger: Trigger,
+    trigger: Trigger | dict[str, Any],
     version: str,
     complaint_detail: str | None,
 ) -> ActionEvent:
