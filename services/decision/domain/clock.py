@@ -49,11 +49,21 @@ def _day(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
 
 def format_moment(at: datetime, now: datetime, zone: tzinfo) -> str:
     """``10:02`` today, ``3 May 10:02`` on another day, in the customer's zone."""
+    day, same_day, other_day = moment_texts(at, zone)
+    return same_day if day == now.astimezone(zone).date() else other_day
+
+
+def moment_texts(at: datetime, zone: tzinfo) -> tuple[date, str, str]:
+    """``at``'s day in ``zone``, and how :func:`format_moment` renders it on that day
+    (``10:02``) and on any other (``3 May 10:02``).
+
+    Apart from ``now``'s day, so that a caller may cache the texts of a moment it
+    quotes again and again (a complaint's opening) and look up only ``now``'s day
+    on each decision.
+    """
     local = at.astimezone(zone)
     clock = f"{local.hour:02d}:{local.minute:02d}"  # strftime is several times slower
-    if local.date() == now.astimezone(zone).date():
-        return clock
-    return f"{local.day} {_MONTHS[local.month - 1]} {clock}"
+    return local.date(), clock, f"{local.day} {_MONTHS[local.month - 1]} {clock}"
 
 
 def format_day(at: datetime, zone: tzinfo) -> str:

@@ -50,6 +50,29 @@ def test_description_reads_like_a_person_wrote_it() -> None:
     assert text == "open complaint #123 (billing) since 10:02 and 1 more: offers suppressed"
 
 
+def test_description_is_cached_per_case_and_zone_but_reads_now_every_time() -> None:
+    # 23:30 UTC on 1 May is 19:30 in New York (the same day) and 01:30 on 2 May in Paris.
+    opened = T0.replace(hour=23, minute=30)
+    ctx = context(open_complaints={"9": Complaint(None, None, opened, "web")})
+    policy = ComplaintPolicy()
+    paris, new_york = ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York")
+    later = opened + timedelta(hours=1)
+    assert describe_open_complaints(ctx, policy, later, paris) == (
+        "open complaint #9 since 01:30: offers suppressed"
+    )
+    assert describe_open_complaints(ctx, policy, later, new_york) == (
+        "open complaint #9 since 19:30: offers suppressed"
+    )
+    # The same case a day later: the cached description, dated now.
+    next_day = later + timedelta(days=1)
+    assert describe_open_complaints(ctx, policy, next_day, paris) == (
+        "open complaint #9 since 2 May 01:30: offers suppressed"
+    )
+    # Nothing withheld: no "suppressed" clause, whatever was cached for the default policy.
+    quiet = ComplaintPolicy.model_validate({"withhold_kinds": ()})
+    assert describe_open_complaints(ctx, quiet, later, paris) == "open complaint #9 since 01:30"
+
+
 CATALOGUE, POLICIES = catalogue_of(
     action("offer.big", value=500),
     action(
