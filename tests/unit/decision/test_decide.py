@@ -11,7 +11,12 @@ from libs.contract.erasure import ErasureRequest
 from libs.contract.interaction import InteractionEvent
 from services.context.domain.model import CustomerContext
 from services.decision.domain.catalogue import Catalogue
-from services.decision.domain.decide import DecisionResult, decide, next_best_action
+from services.decision.domain.decide import (
+    DecisionResult,
+    _history_horizon,
+    decide,
+    next_best_action,
+)
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import Policies
 from services.decision.domain.rules.erasure import erasure_suppression
@@ -264,3 +269,21 @@ def test_every_action_and_suppression_says_why() -> None:
     details = [s.detail for _, r in results for s in r.suppressions]
     assert len(details) >= 3
     assert all(details)
+
+
+def test_history_horizon_is_recomputed_for_another_catalogue_or_policies() -> None:
+    short, policies = catalogue_of(action("offer.a", cooldown="1d"))
+    long, _ = catalogue_of(action("offer.b", cooldown="30d"))
+    assert _history_horizon(short, policies) == timedelta(days=2)  # the floor
+    assert _history_horizon(long, policies) == timedelta(days=30)
+    assert _history_horizon(short, policies) == timedelta(days=2)
+    # Validated afresh: ``model_copy`` would carry over the cached longest default cooldown.
+    patient = Policies.model_validate(
+        {
+            **policies.model_dump(),
+            "defaults": {
+                "cooldown": {"offer": "60d", "service": "1d", "routing": "1d", "info": "1d"}
+            },
+        }
+    )
+    assert _history_horizon(short, patient) == timedelta(days=60)
