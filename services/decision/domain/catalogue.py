@@ -222,8 +222,6 @@ class Catalogue:
     by_id: Mapping[str, ActionDef] = field(repr=False)
     _by_trigger: Mapping[tuple[str, str], tuple[ActionDef, ...]] = field(repr=False)
     _by_channel: Mapping[str, tuple[ActionDef, ...]] = field(repr=False)
-    # Explanations of "not eligible", rendered once rather than per decision.
-    needs: Mapping[str, Exclusion] = field(default_factory=dict, repr=False)
     # The longest per-action cooldown: the contact history must remember that far back.
     longest_cooldown: timedelta = timedelta(0)
 
@@ -270,11 +268,6 @@ def build_catalogue(
         by_id={action.id: action for action in ordered},
         _by_trigger={key: tuple(value) for key, value in by_trigger.items()},
         _by_channel={key: tuple(value) for key, value in by_channel.items()},
-        needs={
-            action.id: Exclusion(NOT_ELIGIBLE, f"needs {action.eligibility.describe()}")
-            for action in ordered
-            if action.eligibility is not None
-        },
         longest_cooldown=max(
             (action.cooldown for action in ordered if action.cooldown is not None),
             default=timedelta(0),
