@@ -122,7 +122,13 @@ def decide(
     history = prune(history, now, _history_horizon(catalogue, policies))
     # The trigger only when something quotes it (None until then): about a third of
     # decisions emit nothing, and its validation is one of the larger fixed costs.
-    history, emitted, trigger = _suppression_rules(event, context, history, policies, now, zone)
+    # Most events call for no suppression rule: no call then.
+    emitted: tuple[SuppressionEvent, ...] = ()
+    trigger: Trigger | None = None
+    if event.type in _SUPPRESSION_EVENT_TYPES or complaints.reconcile_due(
+        context, history, policies.complaints
+    ):
+        history, emitted, trigger = _suppression_rules(event, context, history, policies, now, zone)
 
     facts = DecisionFacts(context, channel, now, policies.frustration, event.type, event.attributes)
     complaint_detail = _complaint_detail(context, policies, now, zone)

@@ -126,7 +126,9 @@ def reconcile_due(
 ) -> bool:
     """Whether :func:`reconcile` would activate or lift: rarely, so the caller can skip
     building the trigger it quotes (a pydantic validation) on every other decision."""
-    active = history.suppression_for(KEY)
+    # Most customers have no suppression at all: no search then.
     if context.open_complaints:
-        return active is None and bool(policy.withhold_kinds)
-    return active is not None
+        return bool(policy.withhold_kinds) and (
+            not history.suppressions or history.suppression_for(KEY) is None
+        )
+    return bool(history.suppressions) and history.suppression_for(KEY) is not None
