@@ -25,7 +25,7 @@ from libs.contract.suppression import SuppressionEvent
 from services.context.domain.model import CustomerContext
 from services.decision.domain import explain
 from services.decision.domain.arbitration import Pick, arbitrate
-from services.decision.domain.catalogue import Catalogue, effective_ttl
+from services.decision.domain.catalogue import Catalogue
 from services.decision.domain.clock import customer_zone
 from services.decision.domain.explain import Explanation
 from services.decision.domain.facts import DecisionFacts
@@ -302,11 +302,14 @@ def _action_event(
     # Reason models for the constant reasons, plain dicts for the rest: pydantic
     # validates the dicts and passes the (frozen, shared) models through.
     reasons: list[Reason | dict[str, str]] = [action.action_reason]
-    helps = action.kind in policies.frustration.answer_kinds
+    kind = action.kind
+    findings = facts.findings
+    # Asked only when there is a situation to hand over (most decisions have none).
+    helps = (findings or complaint_detail is not None) and kind in policies.frustration.answer_kinds
     situation: dict[str, Any] = {}
-    if facts.findings and helps:
+    if findings and helps:
         entries = []
-        for finding in facts.findings:
+        for finding in findings:
             where = frustration.signal_channel(context, finding)
             detail = frustration.describe(finding, now, where)
             reasons.append(_reason(explain.REASON_FRUSTRATION, detail))
@@ -337,8 +340,10 @@ def _action_event(
         }
     if pick.suitability:
         texts = action.suitability_reasons
-        reasons.extend(texts[text] for text in pick.suitability)
-    purpose = consent.required_purpose(action.kind, policies.consent)
+        for text in pick.suitability:  # a loop, not a generator object for ``extend``
+            reasons.append(texts[text])
+    # ``consent.required_purpose``, without the call: plain string keys at run time.
+    purpose: str | None = policies.consent.purpose_by_kind.get(kind)
     if purpose is not None:
         reasons.append(_consent_reason(purpose, facts.channel))
     head, lever = action.score_terms
@@ -360,7 +365,9 @@ def _action_event(
             "reasons": reasons,
             "trigger": trigger,
             "decided_at": now,
-            "expires_at": now + effective_ttl(action, policies),
+            # ``effective_ttl``, without the call.
+            "expires_at": now
+            + (action.ttl if action.ttl is not None else policies.defaults.ttl[kind]),
             "policy_version": version,
         }
     )
