@@ -22,7 +22,7 @@ from libs.contract.action import ActionEvent, ActionSpec, Reason
 from libs.contract.common import Channel, Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
-from services.context.domain.model import CustomerContext
+from services.context.domain.model import Complaint, CustomerContext
 from services.decision.domain import explain
 from services.decision.domain.arbitration import Pick, arbitrate
 from services.decision.domain.catalogue import Catalogue
@@ -153,7 +153,10 @@ def decide(
             decision_id,
             facts,
             policies,
-            _trigger_fields(event) if trigger is None else trigger,
+            # ``_trigger_fields``, without the call.
+            {"event_id": event_id, "type": event.type, "channel": event.channel}
+            if trigger is None
+            else trigger,
             version,
             complaint_detail,
         )
@@ -318,17 +321,20 @@ def _action_event(
     if complaint_detail is not None:
         reasons.append(_reason(explain.REASON_OPEN_COMPLAINT, complaint_detail))
         if helps:
-            situation["open_complaints"] = [
-                {
-                    "case_id": case_id,
-                    "category": complaint.category,
-                    "severity": complaint.severity,
-                    "opened_at": complaint.opened_at.isoformat(),
-                }
-                for case_id, complaint in sorted(
-                    context.open_complaints.items(), key=lambda item: item[1].opened_at
+            cases = context.open_complaints
+            # Usually one case: nothing to sort, and no key function called for it.
+            ordered = cases.items() if len(cases) == 1 else sorted(cases.items(), key=_opened_at)
+            entries = []
+            for case_id, complaint in ordered:
+                entries.append(
+                    {
+                        "case_id": case_id,
+                        "category": complaint.category,
+                        "severity": complaint.severity,
+                        "opened_at": complaint.opened_at.isoformat(),
+                    }
                 )
-            ]
+            situation["open_complaints"] = entries
     spec: ActionSpec | dict[str, Any] = action.spec
     if situation:
         # The agent or associate picks up where the customer gave up.
@@ -372,6 +378,10 @@ def _action_event(
         }
     )
     return action_event
+
+
+def _opened_at(item: tuple[str, Complaint]) -> datetime:
+    return item[1].opened_at
 
 
 @lru_cache(maxsize=4096)
