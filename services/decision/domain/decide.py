@@ -315,11 +315,11 @@ def _action_event(
         for finding in findings:
             where = frustration.signal_channel(context, finding)
             detail = frustration.describe(finding, now, where)
-            reasons.append(_reason(explain.REASON_FRUSTRATION, detail))
+            reasons.append({"code": explain.REASON_FRUSTRATION, "detail": detail})
             entries.append(frustration.payload_entry(finding, where, detail))
         situation["frustration"] = entries
     if complaint_detail is not None:
-        reasons.append(_reason(explain.REASON_OPEN_COMPLAINT, complaint_detail))
+        reasons.append({"code": explain.REASON_OPEN_COMPLAINT, "detail": complaint_detail})
         if helps:
             cases = context.open_complaints
             # Usually one case: nothing to sort, and no key function called for it.
@@ -437,10 +437,6 @@ def _version(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return catalogue.policy_version
-
-
-def _reason(code: str, detail: str) -> dict[str, str]:
-    return {"code": code, "detail": detail}
 
 
 def _complaint_detail(
