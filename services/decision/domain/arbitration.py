@@ -105,31 +105,30 @@ class _Gates(dict[str, Exclusion | None]):
         """Kind-wide rules; asked through ``gates[kind]``, which keeps the answer.
 
         Only for kinds some rule may rule out: the others are in the mapping from
-        the start (``Policies.kinds_free_of_kind_rules``).
+        the start (``Policies.kinds_free_of_kind_rules``). Of the four rules, only
+        those that apply to the kind (``Policies.kind_rules``) and have something to
+        check are called: the complaint rule without an open complaint, or the
+        frustration rule without a finding, could rule nothing out.
         """
         facts, policies = self.facts, self.policies
+        purpose, withheld, answers, counted = policies.kind_rules[kind]
         context = facts.context
-        # The complaint and frustration rules have nothing to check without an open
-        # complaint or a finding, as in most decisions: they are not called then.
+        if purpose is not None:
+            excluded = consent.consent_exclusion(kind, facts.channel, context, policies.consent)
+            if excluded is not None:
+                return excluded
+        if withheld and context.open_complaints:
+            return complaints.complaint_exclusion(
+                kind, context, policies.complaints, self.complaint_detail
+            )
         findings = facts.findings
-        return (
-            consent.consent_exclusion(kind, facts.channel, context, policies.consent)
-            or (
-                complaints.complaint_exclusion(
-                    kind, context, policies.complaints, self.complaint_detail
-                )
-                if context.open_complaints
-                else None
-            )
-            or (
-                frustration.frustration_exclusion(kind, findings, policies.frustration)
-                if findings
-                else None
-            )
-            or caps.cap_exclusion(
+        if findings and not answers:
+            return frustration.frustration_exclusion(kind, findings, policies.frustration)
+        if counted:
+            return caps.cap_exclusion(
                 kind, facts.channel, self.history, policies.caps, facts.now, self.zone
             )
-        )
+        return None
 
     def action(self, action: ActionDef) -> Exclusion | None:
         """Per-action rules; each is skipped outright when there is nothing to check."""

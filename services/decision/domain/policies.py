@@ -176,6 +176,26 @@ class Policies(_Section):
         )
 
     @cached_property
+    def kind_rules(self) -> Mapping[str, tuple[str | None, bool, bool, bool]]:
+        """Per kind a kind-wide rule may rule out (``kinds_ruled_by_kind``): the consent
+        purpose it needs (None: none), whether open complaints withhold it, whether it
+        is exempt from frustration (an answer kind), and whether caps count it.
+
+        Read once per kind per decision, so arbitration calls only the rules that can
+        rule the kind out, without reading four policy sections each time.
+        """
+        purposes: Mapping[str, str] = self.consent.purpose_by_kind  # type: ignore[assignment]
+        return {
+            kind: (
+                purposes.get(kind),
+                kind in self.complaints.withhold_kinds,
+                kind in self.frustration.answer_kinds,
+                kind in self.caps.counted_kinds,
+            )
+            for kind in self.kinds_ruled_by_kind
+        }
+
+    @cached_property
     def kinds_free_of_kind_rules(self) -> Mapping[str, None]:
         """The other kinds, each mapped to None (nothing kind-wide rules it out).
 

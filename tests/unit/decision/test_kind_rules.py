@@ -59,3 +59,32 @@ def test_a_kind_left_out_of_the_set_is_never_ruled_out(overrides: dict[str, obje
     for kind in ALL_KINDS:
         excluded = [e for e in _worst_case_exclusions(kind, policies) if e is not None]
         assert (kind in policies.kinds_ruled_by_kind) == bool(excluded), (kind, excluded)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {
+            "consent": {"purpose_by_kind": {"service": "service"}},
+            "complaints": {"withhold_kinds": ["routing"]},
+            "frustration": {"answer_kinds": ["offer", "info", "service", "routing"]},
+            "caps": {"counted_kinds": ["info"]},
+        },
+        {"frustration": {"answer_kinds": []}},
+    ],
+    ids=["defaults", "every rule on another kind", "frustration answers nothing"],
+)
+def test_kind_rules_say_which_rule_can_rule_each_kind_out(overrides: dict[str, object]) -> None:
+    """Arbitration calls a rule for a kind only when ``kind_rules`` says it applies."""
+    policies = Policies.model_validate(overrides)
+    assert set(policies.kind_rules) == set(policies.kinds_ruled_by_kind)
+    for kind, (purpose, withheld, answers, counted) in policies.kind_rules.items():
+        by_consent, by_complaint, by_frustration, by_caps = (
+            e is not None for e in _worst_case_exclusions(kind, policies)
+        )
+        assert (purpose is not None) == by_consent
+        assert purpose == consent.required_purpose(kind, policies.consent)
+        assert withheld == by_complaint
+        assert answers == (not by_frustration)
+        assert counted == by_caps

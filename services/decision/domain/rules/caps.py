@@ -26,15 +26,18 @@ def sent_today(
     history: ContactHistory, policy: CapPolicy, now: datetime, zone: tzinfo
 ) -> tuple[int, dict[str, int]]:
     """Counted sends in the customer's current day: in total and per channel."""
-    if not history.sent:
+    sends = history.sent
+    if not sends:
         return 0, {}
     start, end = day_window(now, zone)
+    counted = policy.counted_kinds  # a model field: read once, not per send
     total = 0
     per_channel: dict[str, int] = {}
-    for sent in history.sent:
-        if sent.kind in policy.counted_kinds and start <= sent.at < end:
+    for sent in sends:
+        if sent.kind in counted and start <= sent.at < end:
             total += 1
-            per_channel[sent.channel] = per_channel.get(sent.channel, 0) + 1
+            channel = sent.channel
+            per_channel[channel] = per_channel.get(channel, 0) + 1
     return total, per_channel
 
 

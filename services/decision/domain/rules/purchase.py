@@ -37,15 +37,19 @@ class RecentPurchases:
 def recent_purchases(
     context: CustomerContext, policy: RecentPurchasePolicy, now: datetime
 ) -> RecentPurchases:
-    since = now - policy.category_rest
+    rest = policy.category_rest  # model fields: each read once, not per purchase
+    purchases = context.purchases
+    since = now - rest
     rested: dict[str, tuple[datetime, datetime]] = {}
-    for bought in reversed(context.purchases):  # newest first
-        if bought.at < since:
+    for bought in reversed(purchases):  # newest first
+        at = bought.at
+        if at < since:
             break
-        if bought.category not in rested and bought.at <= now:
-            rested[bought.category] = (bought.at, bought.at + policy.category_rest)
+        category = bought.category
+        if category not in rested and at <= now:
+            rested[category] = (at, at + rest)
     products = (
-        frozenset(bought.product_id for bought in context.purchases)
+        frozenset(bought.product_id for bought in purchases)
         if policy.never_reoffer_product
         else frozenset()
     )
