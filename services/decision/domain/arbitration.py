@@ -12,7 +12,7 @@ sorted by id), so the same inputs always give the same decision.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from typing import NamedTuple
 
@@ -68,34 +68,19 @@ class _Gates(dict[str, Exclusion | None]):
         "complaint_detail",
         "facts",
         "history",
-        "idle",
         "policies",
         "zone",
     )
-
-    def __init__(
-        self,
-        facts: DecisionFacts,
-        history: ContactHistory,
-        policies: Policies,
-        zone: tzinfo,
-        complaint_detail: str | None,
-    ) -> None:
-        super().__init__(policies.kinds_free_of_kind_rules)
-        self.facts = facts
-        self.complaint_detail = complaint_detail
-        self.history = history
-        self.policies = policies
-        self.zone = zone
-        self._last_sent: dict[str, SentAction] | None = None
-        self._purchases: purchase.RecentPurchases | None = None
-        self._suppressions: list[ActiveSuppression] | None = None  # those in force, on first need
-        context = facts.context
-        self._outcomes = context.outcomes
-        # Often no per-action rule has anything to check: say so once, not per candidate.
-        self.idle = not (
-            context.purchases or context.outcomes or history.suppressions or history.sent
-        )
+    # Set by ``arbitrate`` right after creation (no ``__init__``: one per decision).
+    _last_sent: dict[str, SentAction] | None
+    _outcomes: Mapping[str, object]
+    _purchases: purchase.RecentPurchases | None
+    _suppressions: list[ActiveSuppression] | None  # those in force, on first need
+    complaint_detail: str | None
+    facts: DecisionFacts
+    history: ContactHistory
+    policies: Policies
+    zone: tzinfo
 
     def __missing__(self, kind: str) -> Exclusion | None:
         excluded = self[kind] = self.kind(kind)
@@ -181,7 +166,20 @@ def arbitrate(
     complaint_detail: str | None = None,
 ) -> Pick:
     """``complaint_detail``: the open complaints described once by the caller, if any."""
-    gates = _Gates(facts, history, policies, zone, complaint_detail)
+    # dict's own constructor, then the slots: no Python-level ``__init__`` per decision.
+    gates = _Gates(policies.kinds_free_of_kind_rules)
+    gates.facts = facts
+    gates.complaint_detail = complaint_detail
+    gates.history = history
+    gates.policies = policies
+    gates.zone = zone
+    gates._last_sent = None
+    gates._purchases = None
+    gates._suppressions = None
+    context = facts.context
+    gates._outcomes = outcomes_of = context.outcomes
+    # Often no per-action rule has anything to check: say so once, not per candidate.
+    idle = not (context.purchases or outcomes_of or history.suppressions or history.sent)
     min_score = policies.arbitration.min_score
     best: ActionDef | None = None
     best_score = 0.0
@@ -191,7 +189,6 @@ def arbitrate(
     eligible = 0
     outcomes: list[CandidateOutcome] = []
     append = outcomes.append
-    idle = gates.idle
     # The loop body runs once per candidate per decision: what it reads of an action
     # is one tuple (``ActionDef.candidate``), conditions are compiled closures over
     # memoised facts, and the suitability reasons are rendered for the winner only,
