@@ -115,44 +115,52 @@ class _Gates(dict[str, Exclusion | None]):
             )
         return None
 
-    def action(self, action: ActionDef) -> Exclusion | None:
-        """Per-action rules; each is skipped outright when there is nothing to check."""
-        facts, policies = self.facts, self.policies
-        if action.is_offer and facts.context.purchases:
-            if self._purchases is None:
-                self._purchases = purchase.recent_purchases(
-                    facts.context, policies.recent_purchase, facts.now
+    def action(self, action: ActionDef, action_id: str, kind: str) -> Exclusion | None:
+        """Per-action rules; each is skipped outright when there is nothing to check.
+
+        ``action_id`` and ``kind``: the action's own, from ``ActionDef.candidate``
+        (read once by the caller rather than again from the model).
+        """
+        facts = self.facts
+        context = facts.context
+        if context.purchases and action.is_offer:
+            recent = self._purchases
+            if recent is None:
+                recent = self._purchases = purchase.recent_purchases(
+                    context, self.policies.recent_purchase, facts.now
                 )
-            excluded = purchase.purchase_exclusion(
-                action.category, action.products, self._purchases
-            )
+            excluded = purchase.purchase_exclusion(action.category, action.products, recent)
             if excluded is not None:
                 return excluded
-        if action.id in self._outcomes:
+        if action_id in self._outcomes:
             excluded = fatigue.fatigue_exclusion(
-                action.id, facts.context, policies.fatigue, facts.now
+                action_id, context, self.policies.fatigue, facts.now
             )
             if excluded is not None:
                 return excluded
-        if self._suppressions is None:
+        in_force = self._suppressions
+        if in_force is None:
             now = facts.now
-            self._suppressions = [
+            in_force = self._suppressions = [
                 item for item in self.history.suppressions.values() if item.in_force(now)
             ]
-        if self._suppressions:
+        if in_force:
             excluded = suppressed.suppression_exclusion(
-                action.id, action.kind, action.category, facts.channel, self._suppressions
+                action_id, kind, action.category, facts.channel, in_force
             )
             if excluded is not None:
                 return excluded
-        if self.history.sent:
-            if self._last_sent is None:
-                self._last_sent = {sent.action_id: sent for sent in self.history.sent}
-            last = self._last_sent.get(action.id)
-            if last is not None:
-                return cooldown.cooldown_exclusion(
-                    last, effective_cooldown(action, policies), facts.now
-                )
+        last_sent = self._last_sent
+        if last_sent is None:
+            sends = self.history.sent
+            if not sends:
+                return None
+            last_sent = self._last_sent = {sent.action_id: sent for sent in sends}
+        last = last_sent.get(action_id)
+        if last is not None:
+            return cooldown.cooldown_exclusion(
+                last, effective_cooldown(action, self.policies), facts.now
+            )
         return None
 
 
@@ -201,7 +209,7 @@ def arbitrate(
                 append(not_eligible)  # type: ignore[arg-type]  # set whenever check is
                 continue
             if not idle:
-                excluded = gates.action(action)
+                excluded = gates.action(action, action_id, kind)
         if excluded is not None:
             append(_outcome(CandidateOutcome, (action_id, None, excluded)))
             continue
