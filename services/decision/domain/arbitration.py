@@ -98,10 +98,9 @@ class _Gates(dict[str, Exclusion | None]):
         facts, policies = self.facts, self.policies
         purpose, withheld, answers, counted = policies.kind_rules[kind]
         context = facts.context
-        if purpose is not None:
-            excluded = consent.consent_exclusion(kind, facts.channel, context, policies.consent)
-            if excluded is not None:
-                return excluded
+        # ``consent.consent_exclusion`` with the purpose already known.
+        if purpose is not None and not context.has_consent(purpose, facts.channel):
+            return consent.no_consent(purpose, facts.channel, kind)
         if withheld and context.open_complaints:
             return complaints.complaint_exclusion(
                 kind, context, policies.complaints, self.complaint_detail

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from services.decision.domain.policies import ConsentPolicy
-from services.decision.domain.rules.consent import consent_exclusion
+from services.decision.domain.rules.consent import consent_exclusion, no_consent
 from tests.unit.decision.support import T0, action, catalogue_of, consent, context, event, run
 
 
@@ -33,6 +33,8 @@ def test_consent_exclusion(
     if result is not None:
         assert result.code == "no_consent"
         assert f"no marketing consent for {channel}" in result.detail
+        # What arbitration answers itself once it knows the kind's purpose.
+        assert no_consent("marketing", channel, kind) == result
 
 
 def test_a_mapping_can_gate_other_kinds() -> None:

@@ -43,12 +43,16 @@ def consent_exclusion(
     purpose = required_purpose(kind, policy)
     if purpose is None or context.has_consent(purpose, channel):
         return None
-    return _no_consent(purpose, channel, kind)
+    return no_consent(purpose, channel, kind)
 
 
 @cache
-def _no_consent(purpose: str, channel: str, kind: str) -> Exclusion:
-    """A few dozen (purpose, channel, kind) triples: each exclusion is rendered once."""
+def no_consent(purpose: str, channel: str, kind: str) -> Exclusion:
+    """A few dozen (purpose, channel, kind) triples: each exclusion is rendered once.
+
+    What :func:`consent_exclusion` answers when ``purpose`` (the kind's) is not given
+    on ``channel``; for a caller that already knows the purpose.
+    """
     return Exclusion(NO_CONSENT, f"no {purpose} consent for {channel}: no {kind}s there")
 
 
