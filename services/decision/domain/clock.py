@@ -25,10 +25,12 @@ def _zone(name: str) -> ZoneInfo | None:
 
 def customer_zone(context: CustomerContext, policy: CapPolicy) -> tzinfo:
     """The profile's timezone when enabled and valid, else the policy's."""
-    if policy.use_customer_timezone and context.profile.timezone:
-        zone = _zone(context.profile.timezone)
-        if zone is not None:
-            return zone
+    if policy.use_customer_timezone:
+        name = context.profile.timezone
+        if name:
+            zone = _zone(name)
+            if zone is not None:
+                return zone
     fallback = _zone(policy.timezone)
     assert fallback is not None  # validated when the policy was loaded
     return fallback

@@ -129,8 +129,9 @@ class DecisionFacts:
         now = self.now
         since = now - within
         for purchase in reversed(self.context.purchases):  # oldest first: newest at the end
-            if purchase.at < since:
+            at = purchase.at
+            if at < since:
                 return False
-            if purchase.at <= now and (categories is None or purchase.category in categories):
+            if at <= now and (categories is None or purchase.category in categories):
                 return True
         return False
