@@ -83,10 +83,6 @@ class _Gates(dict[str, Exclusion | None]):
     zone: tzinfo
 
     def __missing__(self, kind: str) -> Exclusion | None:
-        excluded = self[kind] = self.kind(kind)
-        return excluded
-
-    def kind(self, kind: str) -> Exclusion | None:
         """Kind-wide rules; asked through ``gates[kind]``, which keeps the answer.
 
         Only for kinds some rule may rule out: the others are in the mapping from
@@ -99,20 +95,21 @@ class _Gates(dict[str, Exclusion | None]):
         purpose, withheld, answers, counted = policies.kind_rules[kind]
         context = facts.context
         # ``consent.consent_exclusion`` with the purpose already known.
+        excluded: Exclusion | None = None
         if purpose is not None and not context.has_consent(purpose, facts.channel):
-            return consent.no_consent(purpose, facts.channel, kind)
-        if withheld and context.open_complaints:
-            return complaints.complaint_exclusion(
+            excluded = consent.no_consent(purpose, facts.channel, kind)
+        elif withheld and context.open_complaints:
+            excluded = complaints.complaint_exclusion(
                 kind, context, policies.complaints, self.complaint_detail
             )
-        findings = facts.findings
-        if findings and not answers:
-            return frustration.frustration_exclusion(kind, findings, policies.frustration)
-        if counted:
-            return caps.cap_exclusion(
+        elif facts.findings and not answers:
+            excluded = frustration.frustration_exclusion(kind, facts.findings, policies.frustration)
+        elif counted:
+            excluded = caps.cap_exclusion(
                 kind, facts.channel, self.history, policies.caps, facts.now, self.zone
             )
-        return None
+        self[kind] = excluded
+        return excluded
 
     def action(self, action: ActionDef, action_id: str, kind: str) -> Exclusion | None:
         """Per-action rules; each is skipped outright when there is nothing to check.
