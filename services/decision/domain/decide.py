@@ -22,10 +22,10 @@ from libs.contract.action import ActionEvent, ActionSpec, Reason
 from libs.contract.common import Channel, Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
-from services.context.domain.model import Complaint, CustomerContext
+from services.context.domain.model import CustomerContext
 from services.decision.domain import explain
 from services.decision.domain.arbitration import Pick, arbitrate
-from services.decision.domain.catalogue import Catalogue
+from services.decision.domain.catalogue import Catalogue, effective_ttl
 from services.decision.domain.clock import customer_zone
 from services.decision.domain.explain import Explanation
 from services.decision.domain.facts import DecisionFacts
@@ -153,10 +153,7 @@ def decide(
             decision_id,
             facts,
             policies,
-            # ``_trigger_fields``, without the call.
-            {"event_id": event_id, "type": event.type, "channel": event.channel}
-            if trigger is None
-            else trigger,
+            _trigger_fields(event) if trigger is None else trigger,
             version,
             complaint_detail,
         )
@@ -323,7 +320,11 @@ def _action_event(
         if helps:
             cases = context.open_complaints
             # Usually one case: nothing to sort, and no key function called for it.
-            ordered = cases.items() if len(cases) == 1 else sorted(cases.items(), key=_opened_at)
+            ordered = (
+                cases.items()
+                if len(cases) == 1
+                else sorted(cases.items(), key=complaints.opened_at)
+            )
             entries = []
             for case_id, complaint in ordered:
                 entries.append(
@@ -348,8 +349,7 @@ def _action_event(
         texts = action.suitability_reasons
         for text in pick.suitability:  # a loop, not a generator object for ``extend``
             reasons.append(texts[text])
-    # ``consent.required_purpose``, without the call: plain string keys at run time.
-    purpose: str | None = policies.consent.purpose_by_kind.get(kind)
+    purpose = consent.required_purpose(kind, policies.consent)
     if purpose is not None:
         reasons.append(_consent_reason(purpose, facts.channel))
     head, lever = action.score_terms
@@ -371,17 +371,11 @@ def _action_event(
             "reasons": reasons,
             "trigger": trigger,
             "decided_at": now,
-            # ``effective_ttl``, without the call.
-            "expires_at": now
-            + (action.ttl if action.ttl is not None else policies.defaults.ttl[kind]),
+            "expires_at": now + effective_ttl(action, policies),
             "policy_version": version,
         }
     )
     return action_event
-
-
-def _opened_at(item: tuple[str, Complaint]) -> datetime:
-    return item[1].opened_at
 
 
 @lru_cache(maxsize=4096)

@@ -228,15 +228,8 @@ def prune(history: ContactHistory, now: datetime, keep_sent: timedelta) -> Conta
         suppressions = dict(suppressions)
         for key in expired:
             del suppressions[key]
-    # Not ``dataclasses.replace``, which inspects the fields on every call; ``_history``
-    # spelled out, as this is the usual record of a returning customer's decision.
-    pruned: ContactHistory = new(ContactHistory)
-    set_customer, set_sent, set_ids, set_suppressions = _SET_HISTORY
-    set_customer(pruned, history.customer_id)
-    set_sent(pruned, sends)
-    set_ids(pruned, history.decided_event_ids)
-    set_suppressions(pruned, suppressions)
-    return pruned
+    # Not ``dataclasses.replace``, which inspects the fields on every call.
+    return _history(history.customer_id, sends, history.decided_event_ids, suppressions)
 
 
 def _sent_at(sent: SentAction) -> datetime:

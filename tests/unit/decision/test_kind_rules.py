@@ -40,7 +40,9 @@ def _worst_case_exclusions(kind: str, policies: Policies) -> list[object]:
     ]
 
 
-@pytest.mark.parametrize(
+# Three policy setups: the defaults, every rule moved to another kind, and a
+# frustration rule that exempts nothing.
+POLICY_SETUPS = pytest.mark.parametrize(
     "overrides",
     [
         {},
@@ -54,6 +56,9 @@ def _worst_case_exclusions(kind: str, policies: Policies) -> list[object]:
     ],
     ids=["defaults", "every rule on another kind", "frustration answers nothing"],
 )
+
+
+@POLICY_SETUPS
 def test_a_kind_left_out_of_the_set_is_never_ruled_out(overrides: dict[str, object]) -> None:
     policies = Policies.model_validate(overrides)
     for kind in ALL_KINDS:
@@ -61,20 +66,7 @@ def test_a_kind_left_out_of_the_set_is_never_ruled_out(overrides: dict[str, obje
         assert (kind in policies.kinds_ruled_by_kind) == bool(excluded), (kind, excluded)
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {},
-        {
-            "consent": {"purpose_by_kind": {"service": "service"}},
-            "complaints": {"withhold_kinds": ["routing"]},
-            "frustration": {"answer_kinds": ["offer", "info", "service", "routing"]},
-            "caps": {"counted_kinds": ["info"]},
-        },
-        {"frustration": {"answer_kinds": []}},
-    ],
-    ids=["defaults", "every rule on another kind", "frustration answers nothing"],
-)
+@POLICY_SETUPS
 def test_kind_rules_say_which_rule_can_rule_each_kind_out(overrides: dict[str, object]) -> None:
     """Arbitration calls a rule for a kind only when ``kind_rules`` says it applies."""
     policies = Policies.model_validate(overrides)

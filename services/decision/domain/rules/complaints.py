@@ -35,14 +35,15 @@ def describe_open_complaints(
         [(case_id, first)] = cases.items()
     else:
         # The oldest case: ``min`` keeps the first of equal times, as a stable sort would.
-        case_id, first = min(cases.items(), key=_opened_at)
+        case_id, first = min(cases.items(), key=opened_at)
     day, same_day, other_day = _descriptions(
         case_id, first.category, first.opened_at, len(cases) - 1, policy.withhold_kinds, zone
     )
     return same_day if now.astimezone(zone).date() == day else other_day
 
 
-def _opened_at(item: tuple[str, Complaint]) -> datetime:
+def opened_at(item: tuple[str, Complaint]) -> datetime:
+    """Sort key of ``open_complaints.items()``: oldest case first."""
     return item[1].opened_at
 
 
