@@ -37,10 +37,9 @@ from typing import Any
 
 import orjson
 
-from libs.contract.interaction import InteractionEvent
-from services.context.domain import CustomerContext, apply_event
-from services.context.domain import model as bounds
-from services.context.domain.model import (
+from libs.context import CustomerContext, apply_event
+from libs.context import model as bounds
+from libs.context.model import (
     ActionOutcome,
     Complaint,
     ConsentState,
@@ -50,7 +49,8 @@ from services.context.domain.model import (
     PurposeConsent,
     Session,
 )
-from services.identity.domain import IdentifierSet, LinkRecord, plan_identity_update
+from libs.contract.interaction import InteractionEvent
+from services.intake.identity import IdentifierSet, LinkRecord, plan_identity_update
 
 START = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 PRODUCTS = [f"sku-{n:06d}" for n in range(5000)]

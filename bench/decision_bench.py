@@ -35,9 +35,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from libs.context.model import CustomerContext
+from libs.context.reducers import apply_event
 from libs.contract.interaction import InteractionEvent
-from services.context.domain.model import CustomerContext
-from services.context.domain.reducers import apply_event
 from services.decision.domain.catalogue import (
     Catalogue,
     DecisionConfig,

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.profile_stages [--rate 150] [--seconds 20] [--warmup 8]
 
-Starts the four stages on a running broker (uniquely prefixed topics, deleted
+Starts the two stages on a running broker (uniquely prefixed topics, deleted
 afterwards), plays the simulator's journeys open loop at ``--rate`` events/s
 with the e2e benchmark's generator, and after ``--warmup`` seconds samples every
 service with py-spy for ``--seconds``. Prints, per service, the CPU it used

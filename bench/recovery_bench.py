@@ -27,13 +27,13 @@ from aiokafka.admin import NewTopic
 from libs.common.kafka import create_admin, create_producer
 from libs.common.provision import provision
 from libs.common.settings import CommonSettings
+from libs.context.model import CustomerContext
+from libs.context.reducers import apply_event
 from libs.contract.interaction import InteractionEvent
 from services.cli.stack import SERVICES, Stack, local_secrets
-from services.context.domain.model import CustomerContext
-from services.context.domain.reducers import apply_event
 from services.simulator.journeys import journey_for, stamped
 
-CHANGELOG = "concierge-context-customer-contexts-changelog"
+CHANGELOG = "concierge-decision-customer-contexts-changelog"
 
 
 def sample_contexts(count: int, seed: int) -> list[CustomerContext]:
@@ -82,7 +82,7 @@ async def fill_changelog(settings: CommonSettings, customers: int) -> int:
 
 
 def time_to_ready(settings: CommonSettings, run_dir: Path) -> float:
-    spec = next(s for s in SERVICES if s.name == "context")
+    spec = next(s for s in SERVICES if s.name == "decision")
     env = {
         "CONCIERGE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "CONCIERGE_TOPIC_PREFIX": settings.topic_prefix,
@@ -93,9 +93,9 @@ def time_to_ready(settings: CommonSettings, run_dir: Path) -> float:
     }
     stack = Stack(run_dir, env, [spec])
     started = time.monotonic()
-    stack.start("context")
+    stack.start("decision")
     try:
-        stack.wait_ready(["context"], timeout=900)
+        stack.wait_ready(["decision"], timeout=900)
         return time.monotonic() - started
     finally:
         stack.down()

@@ -4,8 +4,8 @@
                         [--bootstrap 127.0.0.1:9092] [--quick] [--systems ...]
     python -m bench.run --render bench/results/e2e-<run>.json
 
-For each system (Kafka alone, a 1-hop bare relay, a 4-hop bare relay chain,
-Concierge's intake -> identity -> context -> decision) on its own fresh
+For each system (Kafka alone, a 1-hop bare relay, a 2-hop bare relay chain,
+Concierge's two stages: intake -> decision) on its own fresh
 topics, climbs the same ladder of offered rates with the same simulator
 payloads, and reports latency from each event's intended send time to its
 first output, throughput, lag and CPU, the maximum sustainable rate, and
@@ -59,7 +59,7 @@ QUICK: dict[str, Any] = {
     "grace_seconds": 3.0,
     "prime_seconds": 2.0,
 }
-# Rough start-up per system (Concierge's four Faust workers dominate), for the budget line.
+# Rough start-up per system (Concierge's two Faust workers dominate), for the budget line.
 STARTUP_SECONDS = 15.0
 
 

@@ -28,8 +28,9 @@ from bench.e2e.verdict import Criteria, StepFacts, judge, should_stop
 
 # Time between handing the generator its plan and its first send.
 LEAD_SECONDS = 0.5
-# When the per-event stage comes before the primary one (Concierge: context,
-# then decision), how long to wait for the last actions once every event is out.
+# When the per-event stage comes before the primary one (Concierge: intake's
+# resolved records, then decision's actions), how long to wait for the last
+# actions once every event is out.
 SETTLE_SECONDS = 1.0
 # The generator's reply may come this long after its last send (flush included).
 PLAY_SLACK_SECONDS = 60.0

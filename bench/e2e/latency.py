@@ -33,7 +33,7 @@ def event_id_of(payload: Any) -> str | None:
     """The input event an output was caused by.
 
     Actions and suppressions name it in ``trigger.event_id``; Concierge's
-    contextualized records carry the event under ``event``; the bare relays
+    resolved records carry the event under ``event``; the bare relays
     forward the event itself.
     """
     if not isinstance(payload, dict):

@@ -45,14 +45,14 @@ def write_plot(document: Mapping[str, Any], path: Path) -> None:
             if failed:
                 axis.scatter(*zip(*failed, strict=True), marker="x", s=80, color=line.get_color())
             if name == "concierge":
-                cx, cy, _ = _series(steps, key, "contextualized")
+                cx, cy, _ = _series(steps, key, "resolved")
                 axis.plot(
                     cx,
                     cy,
                     linestyle="--",
                     marker=".",
                     color=line.get_color(),
-                    label="Concierge, event -> contextualized",
+                    label="Concierge, event -> resolved (intake's output)",
                 )
         if key == "p99_ms":
             axis.axhline(target, color="grey", linestyle=":", label=f"target {target:g} ms")

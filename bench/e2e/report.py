@@ -12,13 +12,13 @@ from typing import Any
 LABELS = {
     "kafka-sink": "Kafka alone (sink)",
     "relay-1-hop": "bare relay, 1 hop",
-    "relay-chain": "bare relay chain, 4 hops",
-    "concierge": "Concierge (4 Faust services)",
+    "relay-chain": "bare relay chain, 2 hops",
+    "concierge": "Concierge (2 batch stages)",
 }
 
 
 # Internal hops every event passes through, in pipeline order.
-STAGE_ORDER = ("validated", "resolved", "contextualized")
+STAGE_ORDER = ("resolved",)
 
 
 def _num(value: Any, digits: int = 1) -> str:

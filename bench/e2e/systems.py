@@ -1,8 +1,8 @@
 """The systems under test: what each reads, writes, runs, and is judged on.
 
 Every system gets its own topic prefix with Concierge's full topic set (same
-names, partitions and the 1-partition validated hop), so payloads, partitions
-and topic shapes are identical; only what sits between input and output differs.
+names and partitions), so payloads, partitions and topic shapes are identical;
+only what sits between input and output differs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ RELAY_ONE_HOP = "relay-1-hop"
 RELAY_CHAIN = "relay-chain"
 CONCIERGE = "concierge"
 ALL_SYSTEMS = (KAFKA_SINK, RELAY_ONE_HOP, RELAY_CHAIN, CONCIERGE)
-CONCIERGE_SERVICES = ("intake", "identity", "context", "decision")
+CONCIERGE_SERVICES = ("intake", "decision")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +70,7 @@ def _actions_template(names: TopicNames) -> str:
 
 def _internal_stages(names: TopicNames) -> dict[str, str]:
     """Every hop's output, so the report can say where the time goes, stage by stage."""
-    return {
-        names.validated: "validated",
-        names.resolved: "resolved",
-        names.contextualized: "contextualized",
-    }
+    return {names.resolved: "resolved"}
 
 
 def kafka_sink(prefix: str) -> SystemPlan:
@@ -108,34 +104,20 @@ def relay_one_hop(prefix: str) -> SystemPlan:
 
 
 def relay_chain(prefix: str) -> SystemPlan:
-    """Four relay processes over Concierge's own topic shapes, hop for hop."""
+    """As many relay processes as Concierge has stages (two), over its topic shapes."""
     names = TopicNames(prefix)
     hops = (
         RelayHop(
             "intake-like",
             f"{prefix}relay-intake",
             _interactions(names),
-            names.validated,
-            "event_id",
-        ),
-        RelayHop(
-            "identity-like",
-            f"{prefix}relay-identity",
-            (names.validated,),
             names.resolved,
             "identity",
         ),
         RelayHop(
-            "context-like",
-            f"{prefix}relay-context",
-            (names.resolved,),
-            names.contextualized,
-            "same",
-        ),
-        RelayHop(
             "decision-like",
             f"{prefix}relay-decision",
-            (names.contextualized,),
+            (names.resolved,),
             _actions_template(names),
             "same",
         ),
@@ -144,8 +126,7 @@ def relay_chain(prefix: str) -> SystemPlan:
     stages.update(_internal_stages(names))
     return SystemPlan(
         name=RELAY_CHAIN,
-        description="4 relay processes: interactions -> validated (1 partition) -> "
-        "resolved -> contextualized -> actions.*",
+        description="2 relay processes: interactions -> resolved -> actions.*",
         prefix=prefix,
         topic_stages=stages,
         primary_stage="output",
@@ -161,19 +142,18 @@ def concierge(prefix: str) -> SystemPlan:
     stages.update(_internal_stages(names))
     groups = {
         f"{prefix}concierge-intake": _interactions(names),
-        f"{prefix}concierge-identity": (names.validated,),
-        f"{prefix}concierge-context": (names.resolved,),
-        f"{prefix}concierge-decision": (names.contextualized,),
+        f"{prefix}concierge-decision": (names.resolved,),
     }
     return SystemPlan(
         name=CONCIERGE,
-        description="intake -> identity -> context -> decision (Faust, one process each)",
+        description="intake (validation, identity) -> decision (context, decision): "
+        "two batch stages on Faust, one process each",
         prefix=prefix,
         topic_stages=stages,
         # Not every event yields an action or suppression; every event reaches
-        # the context stage's output, so throughput and completion count there.
+        # intake's output, so throughput and completion count there.
         primary_stage="action",
-        every_stage="contextualized",
+        every_stage="resolved",
         groups=groups,
     )
 

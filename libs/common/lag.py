@@ -16,16 +16,14 @@ from libs.common.kafka import create_admin, create_consumer
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
 
-STAGES = ("intake", "identity", "context", "decision")
+STAGES = ("intake", "decision")
 
 
 def stage_inputs(names: TopicNames) -> dict[str, tuple[str, ...]]:
     """The topics each stage's consumer group reads."""
     return {
         "intake": (*(names.interactions(c) for c in CHANNELS), names.privacy_requests),
-        "identity": (names.validated,),
-        "context": (names.resolved,),
-        "decision": (names.contextualized,),
+        "decision": (names.resolved,),
     }
 
 

@@ -23,8 +23,6 @@ ENV_PREFIX = "CONCIERGE_"
 # one environment file can serve the whole stack.
 SERVICE_SCOPES = (
     "intake",
-    "identity",
-    "context",
     "decision",
     "gateway",
     "demo",

@@ -69,18 +69,10 @@ class TopicNames:
     def privacy_requests(self) -> str:
         return f"{self.prefix}privacy.requests"
 
-    # Internal streams between stages.
-    @property
-    def validated(self) -> str:
-        return f"{self.prefix}concierge.internal.validated"
-
+    # The internal stream between the two stages.
     @property
     def resolved(self) -> str:
         return f"{self.prefix}concierge.internal.resolved"
-
-    @property
-    def contextualized(self) -> str:
-        return f"{self.prefix}concierge.internal.contextualized"
 
     def changelog(self, service: str, table: str) -> str:
         """Faust's name for a table's changelog: ``<app id>-<table>-changelog``."""
@@ -150,32 +142,14 @@ def contract_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
 
 
 def internal_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
-    """Streams between Concierge's own stages (changelogs are Faust's own)."""
+    """The stream between Concierge's two stages (changelogs are Faust's own)."""
     return [
-        # Identity resolution is one writer over one table, so it reads one partition.
-        TopicSpec(
-            names.validated,
-            "event_id",
-            "interaction/v1 (normalised)",
-            IDENTITY_PARTITIONS,
-            Cleanup.DELETE,
-            7 * DAY_MS,
-            internal=True,
-        ),
-        # Also carries identity merges and erasures, in order with the events.
+        # Intake writes each resolved event once, keyed by customer_id; it also
+        # carries identity merges and erasures, in order with the events.
         TopicSpec(
             names.resolved,
             "customer_id",
             "resolved event / merge / erasure",
-            partitions,
-            Cleanup.DELETE,
-            7 * DAY_MS,
-            internal=True,
-        ),
-        TopicSpec(
-            names.contextualized,
-            "customer_id",
-            "event + context",
             partitions,
             Cleanup.DELETE,
             7 * DAY_MS,
@@ -187,8 +161,9 @@ def internal_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
 # Deleted keys (erasures) leave a compacted changelog within a day, not whenever
 # the log cleaner happens to reach their segment.
 ERASED_WITHIN_MS = DAY_MS
-IDENTITY_PARTITIONS = 1  # identity reads the single-partition validated stream
-DEDUPE_HORIZON_MS = 7 * DAY_MS  # identity's default dedupe horizon = input retention
+# Identity resolution is one writer: intake's tables have one partition each.
+IDENTITY_PARTITIONS = 1
+DEDUPE_HORIZON_MS = 7 * DAY_MS  # intake's default dedupe horizon = input retention
 
 
 def changelog_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
@@ -222,13 +197,13 @@ def changelog_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
         )
 
     return [
-        spec("identity", "identifier-links", IDENTITY_PARTITIONS),
-        spec("identity", "customer-identifiers", IDENTITY_PARTITIONS),
+        spec("intake", "identifier-links", IDENTITY_PARTITIONS),
+        spec("intake", "customer-identifiers", IDENTITY_PARTITIONS),
         # Time-bounded like the RocksDB TTL of the table (the dedupe horizon).
-        spec("identity", "seen-event-ids", IDENTITY_PARTITIONS, retention_ms=DEDUPE_HORIZON_MS),
-        spec("context", "customer-contexts", partitions),
+        spec("intake", "seen-event-ids", IDENTITY_PARTITIONS, retention_ms=DEDUPE_HORIZON_MS),
+        # Co-partitioned with the resolved stream that stage 2 reads.
+        spec("decision", "customer-contexts", partitions),
         spec("decision", "contact-history", partitions),
-        spec("decision", "latest-context", partitions),
     ]
 
 

@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from libs.contract.dlq import SourceRef
 from libs.contract.erasure import ErasureRequest
 from libs.contract.interaction import InteractionEvent
 
@@ -22,20 +21,6 @@ class Envelope(BaseModel):
 
     def to_bytes(self) -> bytes:
         return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
-
-
-class ValidatedRecord(Envelope):
-    """intake → identity: a valid, PII-hashed event, or an erasure request.
-
-    ``expire``: identity's own sweeper asking to drop a quiet provisional
-    customer's links (only a stream may change a table); it has no source.
-    """
-
-    kind: Literal["event", "erasure", "expire"]
-    source: SourceRef | None = None
-    event: InteractionEvent | None = None
-    erasure: ErasureRequest | None = None
-    customer_id: str | None = None
 
 
 class ResolvedRecord(Envelope):
@@ -54,10 +39,6 @@ class ResolvedRecord(Envelope):
     erasure: ErasureRequest | None = None
     merge_target: str | None = None
     merged_context: dict[str, Any] | None = None
-
-
-def decode_validated(data: bytes) -> ValidatedRecord:
-    return ValidatedRecord.model_validate_json(data)
 
 
 def decode_resolved(data: bytes) -> ResolvedRecord:

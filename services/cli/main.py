@@ -348,9 +348,9 @@ def config_validate(
 def show_context(
     customer_id: str,
     url: str = typer.Option(
-        "http://127.0.0.1:8093",
+        "http://127.0.0.1:8094",
         envvar="CONCIERGE_GATEWAY_CONTEXT_URL",
-        help="The context service (it routes to the worker that owns the customer).",
+        help="The decision service (it routes to the worker that owns the customer).",
     ),
 ) -> None:
     """Show a customer's live context."""

@@ -43,8 +43,6 @@ class ServiceSpec:
 # Upstream first: each stage's input topic has a reader before data flows in.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("intake", "services.intake", 8091),
-    ServiceSpec("identity", "services.identity", 8092),
-    ServiceSpec("context", "services.context", 8093),
     ServiceSpec("decision", "services.decision", 8094),
     ServiceSpec("gateway", "services.gateway", 8080),
 )
@@ -142,7 +140,8 @@ class Stack:
         if spec.data_variable:
             env.setdefault(spec.data_variable, str(self.run_dir / "data" / spec.name))
         if spec.name == "gateway":
-            env["CONCIERGE_GATEWAY_CONTEXT_URL"] = self.url("context")
+            # The decision worker answers both queries (it holds the contexts).
+            env["CONCIERGE_GATEWAY_CONTEXT_URL"] = self.url("decision")
             env["CONCIERGE_GATEWAY_DECISION_URL"] = self.url("decision")
         return env
 

@@ -9,7 +9,8 @@ from libs.common.settings import CommonSettings
 
 
 class DecisionSettings(BaseSettings):
-    """CONCIERGE_DECISION_*: catalogue, policies and contact history."""
+    """CONCIERGE_DECISION_*: stage 2, the customer context, catalogue, policies and
+    contact history."""
 
     model_config = SettingsConfigDict(env_prefix="CONCIERGE_DECISION_", frozen=True, extra="ignore")
 
@@ -22,5 +23,8 @@ class DecisionSettings(BaseSettings):
     # On taking a partition over, outputs sent from this long before its first
     # unfinished record was written are read back, so that a record handled
     # before a crash but not committed does not send them again. It only has
-    # to cover clock skew between the context and decision hosts.
+    # to cover clock skew between the stage 1 and stage 2 hosts.
     read_back_seconds: float = Field(default=60.0, ge=0)
+    # A provisional (anonymous) customer's context is dropped after this long
+    # without an event.
+    anonymous_ttl_days: int = Field(default=30, ge=1)

@@ -1,4 +1,4 @@
-"""Queries answered by other services (context, decision), passed through as they answer."""
+"""Queries answered by the decision service (context, next best action), passed through."""
 
 from __future__ import annotations
 

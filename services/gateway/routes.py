@@ -177,7 +177,7 @@ def queries_router(runtime: GatewayRuntime) -> APIRouter:
 
     @router.get(
         "/v1/customers/{customer_id:path}/context",
-        summary="The customer's live context (from the context service)",
+        summary="The customer's live context (from the decision service)",
         responses=passthrough,
     )
     async def get_context(

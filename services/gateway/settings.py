@@ -27,7 +27,7 @@ class GatewaySettings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     # JSON: {"<key>": {"channel": "web"|"phone"|"mobile"|"store"|null, "scopes": [...]}}
     api_keys: ApiKeys = Field(default=(), exclude=True, repr=False)
-    context_url: str = "http://127.0.0.1:8093"
+    context_url: str = "http://127.0.0.1:8094"
     decision_url: str = "http://127.0.0.1:8094"
     upstream_timeout_seconds: float = Field(default=5.0, gt=0)
 

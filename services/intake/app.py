@@ -1,41 +1,67 @@
-"""Composition point of the intake service: topics, agents, metrics, health."""
+"""Composition point of stage 1 (intake and identity): tables, batch stage, sweep, metrics.
+
+Every input topic is drained a batch at a time by ``IntakeHandler``; the
+identity tables have one partition, so one worker owns every identifier link
+(a second worker waits as a standby) and every input partition's records
+read and write that single table partition.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import faust
-from prometheus_client import Counter
 
-from libs.common.faust_app import create_faust_app, guarded_agent, observe
-from libs.common.logging import bound_ids, get_logger
-from libs.common.topics import CHANNELS, TopicNames
-from libs.contract.dlq import SourceRef
-from services.intake.routing import (
-    IntakeLimits,
-    Routed,
-    route_erasure,
-    route_interaction,
-    scrubbed_key,
-    scrubbed_letter,
+from libs.common.batch import Output, TableView
+from libs.common.batch_stage import Job, batch_stage
+from libs.common.faust_app import create_faust_app, create_table, observe
+from libs.common.logging import get_logger
+from libs.common.topics import CHANNELS, IDENTITY_PARTITIONS, TopicNames
+from libs.pipeline.customers import PROVISIONAL_PREFIX
+from services.intake.handler import (
+    IDENTIFIER_SETS,
+    LINKS,
+    SEEN_EVENTS,
+    IntakeHandler,
+    IntakeMetrics,
 )
+from services.intake.identity.records import IdentifierSet, identifier_set_is_expired
+from services.intake.routing import IntakeLimits, scrubbed_key, scrubbed_letter
 from services.intake.settings import IntakeSettings
 
 log = get_logger("concierge.intake")
+SWEEP_INTERVAL_SECONDS = 3600.0
+# Customers checked between two yields of the scan, and expired per job.
+SWEEP_SLICE = 500
 
 
 def create_app(settings: IntakeSettings) -> faust.App:
     common = settings.common
     names = TopicNames(common.topic_prefix)
+    anonymous_ttl = timedelta(days=settings.anonymous_ttl_days)
     app = create_faust_app(
-        "intake", common, web_port=settings.http_port, data_dir=settings.data_dir
+        "intake",
+        common,
+        web_port=settings.http_port,
+        data_dir=settings.data_dir,
+        standby_replicas=settings.standby_replicas,
     )
     telemetry = observe(app, "intake")
-    records = Counter(
-        "concierge_intake_records",
-        "Input records by outcome and error code",
-        ["outcome", "code"],
-        registry=telemetry.registry,
+
+    links = create_table(
+        app, LINKS, partitions=IDENTITY_PARTITIONS, help="identifier key -> LinkRecord"
+    )
+    identifier_sets = create_table(
+        app, IDENTIFIER_SETS, partitions=IDENTITY_PARTITIONS, help="customer_id -> IdentifierSet"
+    )
+    seen_events = create_table(
+        app,
+        SEEN_EVENTS,
+        partitions=IDENTITY_PARTITIONS,
+        ttl=timedelta(hours=settings.dedupe_horizon_hours),
+        help="event_id -> the input record it was first seen in",
     )
 
     limits = IntakeLimits(
@@ -43,47 +69,50 @@ def create_app(settings: IntakeSettings) -> faust.App:
         max_bytes=settings.max_event_bytes,
         max_future=timedelta(seconds=settings.max_future_seconds),
     )
-    interactions = app.topic(*[names.interactions(channel) for channel in CHANNELS])
-    privacy_requests = app.topic(names.privacy_requests)
-    outputs = {name: app.topic(name) for name in (names.validated, names.dlq)}
-
-    async def send(routed: Routed) -> None:
-        await outputs[routed.topic].send(key=routed.key, value=routed.value)
-        records.labels(routed.outcome, routed.code or "").inc()
-        if routed.code is not None:
-            # DEBUG: a flood of bad input must not cost more than the input itself;
-            # every letter is counted by code (metric) and kept in the DLQ topic.
-            log.debug("dead_lettered", code=routed.code.value, topic=routed.topic)
-
-    async def on_interaction(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
-        routed = route_interaction(value, key, source, names, limits, datetime.now(UTC))
-        with bound_ids(event_id=routed.event_id):
-            await send(routed)
-
-    async def on_erasure(value: bytes | None, key: bytes | None, source: SourceRef) -> None:
-        await send(route_erasure(value, key, source, names, datetime.now(UTC)))
-
-    guarded_agent(
+    handler = IntakeHandler(names, limits, anonymous_ttl, IntakeMetrics.create(telemetry.registry))
+    stage = batch_stage(
         app,
-        interactions,
-        name="intake-interactions",
+        name="intake",
+        topics=[*(names.interactions(channel) for channel in CHANNELS), names.privacy_requests],
+        tables={LINKS: links, IDENTIFIER_SETS: identifier_sets, SEEN_EVENTS: seen_events},
+        handler=handler,
         telemetry=telemetry,
         dlq_topic=names.dlq,
-        handle=on_interaction,
         letter_for=scrubbed_letter,
         dlq_key=scrubbed_key,
-        stall_after=settings.common.partition_stall_seconds,
+        # Every input partition resolves against the one partition of the identity tables.
+        table_partition=lambda partition: 0,
+        stall_after=common.partition_stall_seconds,
     )
-    guarded_agent(
-        app,
-        privacy_requests,
-        name="intake-privacy",
-        telemetry=telemetry,
-        dlq_topic=names.dlq,
-        handle=on_erasure,
-        letter_for=scrubbed_letter,
-        dlq_key=scrubbed_key,
-        stall_after=settings.common.partition_stall_seconds,
-    )
+
+    def expire_all(customer_ids: list[str]) -> Job:
+        def job(tables: Mapping[str, TableView]) -> Sequence[Output]:
+            now = datetime.now(UTC)
+            for customer_id in customer_ids:
+                handler.expire(customer_id, tables, now)
+            return ()
+
+        return job
+
+    @app.timer(SWEEP_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
+    async def sweep_quiet_provisional_identities() -> None:
+        """Provisional customers' links expire with their context (30 days quiet)."""
+        now = datetime.now(UTC)
+        keys = [k.decode() if isinstance(k, bytes) else k for k in list(identifier_sets.keys())]
+        expired: list[str] = []
+        for scanned, customer_id in enumerate(k for k in keys if k.startswith(PROVISIONAL_PREFIX)):
+            if scanned % SWEEP_SLICE == SWEEP_SLICE - 1:
+                await asyncio.sleep(0)  # let the stage run between slices of a long scan
+            raw = stage.lookup(IDENTIFIER_SETS, customer_id)
+            if raw is not None and identifier_set_is_expired(
+                IdentifierSet.from_bytes(raw), now, anonymous_ttl
+            ):
+                expired.append(customer_id)
+        # Jobs run between two batches, in the stage's own order; each re-checks
+        # its customers, since an event may have refreshed one since the scan.
+        for start in range(0, len(expired), SWEEP_SLICE):
+            await stage.run_job(0, expire_all(expired[start : start + SWEEP_SLICE]))
+        if expired:
+            log.info("provisional_identities_expired", count=len(expired))
 
     return app

@@ -1,16 +1,15 @@
-"""Where each input record goes: the validated stream, or the DLQ with a code.
+"""Judge each input record: an accepted event or erasure request, or a dead letter.
 
-Pure: takes the bytes and where they came from, returns what to send. Every
-input record yields exactly one outgoing record, so nothing is dropped
-silently; repeats are dropped later, by the identity stage, which sees every
-event_id in one place.
+Pure: takes the bytes and where they came from, returns the accepted payload
+or the DLQ record to send. Every input record is either accepted or
+dead-lettered, so nothing is dropped silently; repeats are dropped after, by
+identity's dedupe (services/intake/handler.py), which sees every event_id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from pydantic import ValidationError
 
@@ -18,7 +17,6 @@ from libs.common.topics import TopicNames
 from libs.contract.codec import to_json_bytes
 from libs.contract.dlq import DeadLetter, ErrorCode, SourceRef
 from libs.contract.erasure import ErasureRequest
-from libs.pipeline.envelopes import ValidatedRecord
 from services.intake.domain.dead_letter import dead_letter, scrub
 from services.intake.domain.validate import (
     DEFAULT_MAX_ORIGINAL_BYTES,
@@ -26,17 +24,15 @@ from services.intake.domain.validate import (
     validate_record,
 )
 
-Outcome = Literal["forwarded", "dead_lettered"]
-
 
 @dataclass(frozen=True, slots=True)
-class Routed:
-    outcome: Outcome
+class Letter:
+    """A record for the DLQ: the key as received (scrubbed) and the encoded dead letter."""
+
     topic: str
     key: bytes | None
     value: bytes
-    code: ErrorCode | None = None
-    event_id: str | None = None
+    code: ErrorCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +68,7 @@ def route_interaction(
     names: TopicNames,
     limits: IntakeLimits,
     now: datetime,
-) -> Routed:
+) -> Accepted | Letter:
     channel = names.channel_of_interactions_topic(source.topic)
     if channel is None:
         raise ValueError(f"{source.topic} is not an interactions topic")
@@ -86,21 +82,9 @@ def route_interaction(
         max_future=limits.max_future,
     )
     if isinstance(verdict, Accepted):
-        event = verdict.event
-        record = ValidatedRecord(kind="event", source=source, event=event)
-        # Keyed by event_id: the key says which record this is, not where it goes
-        # (the validated topic has one partition).
-        return Routed(
-            "forwarded",
-            names.validated,
-            event.event_id.encode(),
-            record.to_bytes(),
-            event_id=event.event_id,
-        )
+        return verdict
     letter = verdict.dead_letter
-    return Routed(
-        "dead_lettered", names.dlq, scrubbed_key(key), to_json_bytes(letter), code=letter.error.code
-    )
+    return Letter(names.dlq, scrubbed_key(key), to_json_bytes(letter), letter.error.code)
 
 
 def _erasure_letter(
@@ -112,7 +96,7 @@ def _erasure_letter(
     source: SourceRef,
     now: datetime,
     names: TopicNames,
-) -> Routed:
+) -> Letter:
     letter = dead_letter(
         code,
         message,
@@ -122,13 +106,13 @@ def _erasure_letter(
         now=now,
         max_original_bytes=32 * 1024,
     )
-    return Routed("dead_lettered", names.dlq, scrubbed_key(key), to_json_bytes(letter), code=code)
+    return Letter(names.dlq, scrubbed_key(key), to_json_bytes(letter), code)
 
 
 def route_erasure(
     value: bytes | None, key: bytes | None, source: SourceRef, names: TopicNames, now: datetime
-) -> Routed:
-    """Erasure requests join the event stream so they apply in order with the events."""
+) -> ErasureRequest | Letter:
+    """A valid erasure request, or its dead letter."""
     if not value:
         return _erasure_letter(
             ErrorCode.empty_record,
@@ -151,5 +135,4 @@ def route_erasure(
         )
         path = ".".join(str(part) for part in first["loc"]) or None
         return _erasure_letter(code, first["msg"], path, value, key, source, now, names)
-    record = ValidatedRecord(kind="erasure", source=source, erasure=request)
-    return Routed("forwarded", names.validated, request.customer_id.encode(), record.to_bytes())
+    return request

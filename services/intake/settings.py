@@ -9,7 +9,7 @@ from libs.common.settings import CommonSettings
 
 
 class IntakeSettings(BaseSettings):
-    """CONCIERGE_INTAKE_*: the stage that validates, dead-letters and hashes PII."""
+    """CONCIERGE_INTAKE_*: stage 1, which validates, hashes PII, dedupes and resolves identity."""
 
     model_config = SettingsConfigDict(env_prefix="CONCIERGE_INTAKE_", frozen=True, extra="ignore")
 
@@ -21,3 +21,11 @@ class IntakeSettings(BaseSettings):
     pii_key: SecretStr = Field(min_length=16)
     max_event_bytes: int = Field(default=32 * 1024, ge=1024)
     max_future_seconds: float = Field(default=300.0, ge=0)
+    # A repeated event_id within this horizon is dropped (and counted). It
+    # matches the interactions topics' retention: a replay of the topics
+    # never re-applies an event.
+    dedupe_horizon_hours: int = Field(default=7 * 24, ge=1)
+    standby_replicas: int = Field(default=0, ge=0)
+    # A provisional (anonymous) customer's links go after this long without an
+    # event, like its context (CONCIERGE_DECISION_ANONYMOUS_TTL_DAYS).
+    anonymous_ttl_days: int = Field(default=30, ge=1)

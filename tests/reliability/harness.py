@@ -2,8 +2,9 @@
 read what the pipeline really did.
 
 The oracle replays the same input through the pure domain functions, one
-customer at a time: intake's ``validate_record``, context's ``apply_event``,
-then decision's ``decide`` with a fresh ``ContactHistory``. An uninterrupted,
+customer at a time: intake's ``validate_record``, then the decision stage's
+``apply_event`` (the context reducers) and ``decide`` with a fresh
+``ContactHistory``. An uninterrupted,
 single-process run of the domain is what the distributed pipeline must equal,
 whatever was killed, restarted or rebalanced on the way.
 
@@ -32,17 +33,18 @@ from typing import Any
 
 import httpx
 import orjson
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
-from libs.common.kafka import create_producer
-from libs.common.lag import STAGES
+from libs.common.kafka import create_admin, create_producer
+from libs.common.lag import STAGES, stage_inputs
 from libs.common.lag import stage_lags as partition_lags
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
+from libs.context.model import CustomerContext
+from libs.context.reducers import apply_event
 from libs.contract.common import Channel
 from libs.contract.dlq import SourceRef
 from services.cli.stack import Stack, StackError
-from services.context.domain.model import CustomerContext
-from services.context.domain.reducers import apply_event
 from services.decision.domain.catalogue import DecisionConfig, load_config
 from services.decision.domain.decide import decide
 from services.decision.domain.history import ContactHistory
@@ -273,10 +275,12 @@ def differences(expected: Outcome, got: Outcome, limit: int = 10) -> list[str]:
     return problems
 
 
-async def contextualized_event_ids(settings: CommonSettings) -> set[str]:
+async def resolved_event_ids(settings: CommonSettings) -> set[str]:
+    """The events intake handed to the decision stage (once ``wait_drained`` said the
+    decision stage consumed its input to the end, every one of them was decided)."""
     names = TopicNames(settings.topic_prefix)
     ids: set[str] = set()
-    for record in await read_all(settings, [names.contextualized]):
+    for record in await read_all(settings, [names.resolved]):
         body = orjson.loads(record.value or b"{}")
         if body.get("kind") == "event":
             ids.add(body["event"]["event_id"])
@@ -319,6 +323,37 @@ async def wait_drained(
         if time.monotonic() > deadline:
             raise TimeoutError(f"pipeline not drained within {timeout:.0f}s: lags {last}")
         await asyncio.sleep(0.5)
+
+
+async def input_holders(settings: CommonSettings, stage: str) -> dict[str, list[str]]:
+    """The members of a stage's consumer group that hold any of its input partitions
+    (standby changelog partitions left out), by client id: the partitions they hold.
+
+    Intake is the single writer of identity: at most one member may ever be here.
+    """
+    group = f"{settings.topic_prefix}concierge-{stage}"
+    inputs = set(stage_inputs(TopicNames(settings.topic_prefix))[stage])
+    admin = create_admin(settings, client_id="reliability-groups")
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    holders: dict[str, list[str]] = {}
+    for response in responses:
+        for described in response.to_object()["groups"]:
+            for member in described["members"]:
+                if not member["member_assignment"]:
+                    continue  # mid-rebalance: nothing assigned yet
+                assignment = ConsumerProtocolMemberAssignment.decode(member["member_assignment"])
+                held = [
+                    f"{tp.topic}[{tp.partition}]"
+                    for tp in assignment.partitions()
+                    if tp.topic in inputs
+                ]
+                if held:
+                    holders[f"{member['client_id']} {member['member_id']}"] = held
+    return holders
 
 
 # --- producing ---------------------------------------------------------------------------

@@ -19,13 +19,13 @@ from libs.common.topics import CHANNELS, TopicNames
 from tests.reliability.conftest import PrivateBroker, fresh_settings
 from tests.reliability.harness import (
     Supervisor,
-    contextualized_event_ids,
     differences,
     kill,
     metric_total,
     observed_outputs,
     oracle,
     produce_all,
+    resolved_event_ids,
     restart,
     terminate,
     wait_drained,
@@ -110,7 +110,7 @@ async def test_the_pipeline_resumes_by_itself_after_a_broker_restart(
         f"broker back up -> first new output {first_output:.1f}s, "
         f"-> caught up (every stage drained) {caught_up - back_up:.1f}s"
     )
-    missing = work.event_ids - await contextualized_event_ids(settings)
+    missing = work.event_ids - await resolved_event_ids(settings)
     assert not missing, f"{len(missing)} events lost, e.g. {sorted(missing)[:5]}"
     assert not await _internal_errors(settings)
     observed = await observed_outputs(settings)
@@ -136,7 +136,7 @@ async def test_a_decision_worker_crashing_while_the_broker_stalls_loses_no_actio
     with running_stack(settings, tmp_path / "stack", *STAGES) as stack:
         await terminate(stack, "decision")
         await produce_all(settings, work.records(names))
-        await wait_drained(settings, timeout=90, stages=("intake", "identity", "context"))
+        await wait_drained(settings, timeout=90, stages=("intake",))
         await restart(stack, "decision")
         await wait_for(lambda: metric_total(stack, "decision", DECISIONS) >= 100, 60, "busy")
         private_broker.freeze()

@@ -108,7 +108,7 @@ async def _intake_run(settings: CommonSettings, run_dir: Path) -> tuple[float, f
     with running_stack(settings, run_dir, "intake"):
         began = time.monotonic()
         drained = await wait_drained(settings, timeout=240, stages=("intake",))
-    outputs = await read_all(settings, [names.validated, names.dlq])
+    outputs = await read_all(settings, [names.resolved, names.dlq])
     stamps = sorted(r.timestamp_ms for r in outputs)
     span = max(1, stamps[-1] - stamps[0]) / 1000
     return len(outputs) / span, drained - began
@@ -151,11 +151,12 @@ async def test_malformed_records_are_dead_lettered_and_the_rest_flows(
     )
     wrong = {k: (by_source[k], code) for k, code in expected.items() if by_source[k] != code}
     assert not wrong, f"{len(wrong)} with another code (got, expected): {list(wrong.items())[:5]}"
-    # Every valid record went on, once.
-    forwarded = [r.key for r in await read_all(dirty, [dirty_names.validated])]
+    # Every valid record went on to the decision stage, once.
+    resolved = [r.json() for r in await read_all(dirty, [dirty_names.resolved])]
+    forwarded = [body["event"]["event_id"] for body in resolved if body["kind"] == "event"]
     valid_ids = {orjson.loads(value or b"")["event_id"] for _, _, value in valid}
     assert len(forwarded) == len(valid_ids)
-    assert {key.decode() for key in forwarded if key} == valid_ids
+    assert set(forwarded) == valid_ids
 
     ratio = dirty_rate / clean_rate
     print(

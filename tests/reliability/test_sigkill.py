@@ -1,4 +1,4 @@
-"""SIGKILL each stateful stage mid-stream, one after the other, while events keep
+"""SIGKILL each stage mid-stream (intake, then decision), while events keep
 arriving: nothing is lost, no action is emitted twice, and what came out equals
 what an uninterrupted replay of the same input decides."""
 
@@ -15,12 +15,12 @@ from libs.common.topics import TopicNames
 from tests.reliability.conftest import fresh_settings
 from tests.reliability.harness import (
     PacedProducer,
-    contextualized_event_ids,
     differences,
     kill,
     metric_total,
     observed_outputs,
     oracle,
+    resolved_event_ids,
     restart,
     wait_drained,
     workload,
@@ -31,10 +31,10 @@ pytestmark = pytest.mark.integration
 
 JOURNEYS = 360  # about 2,800 events
 RATE = 60.0  # events/s: the stack does ~250/s, so a restarted stage must catch up
-IDENTITY = "concierge_identity_events_total"
+INTAKE = "concierge_intake_records_total"
 DECISIONS = "concierge_decision_decisions_total"
 NOT_RESENT = "concierge_decision_outputs_not_resent_total"
-KILLS = (("identity", 0.2), ("context", 0.45), ("decision", 0.7))
+KILLS = (("intake", 0.25), ("decision", 0.6))
 
 
 async def test_sigkilled_stages_lose_nothing_and_decide_nothing_twice(
@@ -46,7 +46,7 @@ async def test_sigkilled_stages_lose_nothing_and_decide_nothing_twice(
     work = workload(seed=101, journeys=JOURNEYS)
     expected = oracle(work)
 
-    with running_stack(settings, tmp_path, "intake", "identity", "context", "decision") as stack:
+    with running_stack(settings, tmp_path, *STAGES) as stack:
         # As an orchestrator would, all along: a worker that exits to be restarted
         # (code 75: records Faust dropped as it joined, docs/reliability.md) is
         # started again. Stack.start is a no-op for a running service.
@@ -64,15 +64,15 @@ async def test_sigkilled_stages_lose_nothing_and_decide_nothing_twice(
             drained = await wait_drained(settings, timeout=120)
         print(f"drained {drained - began:.1f}s after the last event was sent")
         print(f"started again by the orchestrator (kills included): {restarts}")
-        identity = metric_total(stack, "identity", IDENTITY, '"redelivered"')
+        intake = metric_total(stack, "intake", INTAKE, '"duplicate"')
         decision = metric_total(stack, "decision", DECISIONS, '"duplicate"')
-        print(f"redelivered and re-processed: identity {identity:.0f}, decision {decision:.0f}")
+        print(f"redelivered and dropped as repeats: intake {intake:.0f}, decision {decision:.0f}")
         not_resent = metric_total(stack, "decision", NOT_RESENT)
         print(f"outputs found already sent after the restart, not sent again: {not_resent:.0f}")
 
-    # Nothing lost: every event reached the decision stage with its context.
-    missing = work.event_ids - await contextualized_event_ids(settings)
-    assert not missing, f"{len(missing)} events never contextualized, e.g. {sorted(missing)[:5]}"
+    # Nothing lost: every event reached the decision stage, which consumed it all.
+    missing = work.event_ids - await resolved_event_ids(settings)
+    assert not missing, f"{len(missing)} events never resolved, e.g. {sorted(missing)[:5]}"
     # Nothing twice on the topics themselves: an output delivered just before a
     # SIGKILL, whose event is decided again after the restart, is found by the
     # read-back and not sent again (docs/reliability.md, failure mode 2).

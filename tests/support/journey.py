@@ -16,8 +16,9 @@ from tests.support.events import interaction
 from tests.support.kafka_io import Consumed, consume_until, event_bytes, produce, wait_for
 
 _DECISIONS = re.compile(r"^concierge_decision_decisions_total\{[^}]*\} ([0-9.e+]+)$", re.M)
+# Intake drops a repeated event_id: any of its counters with outcome="duplicate".
 _DUPLICATES = re.compile(
-    r'^concierge_identity_events_total\{outcome="duplicate"\} ([0-9.e+]+)$', re.M
+    r'^concierge_intake_\w+_total\{[^}]*outcome="duplicate"[^}]*\} ([0-9.e+]+)$', re.M
 )
 
 
@@ -31,7 +32,7 @@ def decisions_made(stack: Stack) -> float:
 
 
 def duplicates_dropped(stack: Stack) -> float:
-    return _metric(stack, "identity", _DUPLICATES)
+    return _metric(stack, "intake", _DUPLICATES)
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Journey:
         decided, dropped = decisions_made(self.stack), duplicates_dropped(self.stack)
         repeat = self._repeat(event)
         await produce(self.settings, [(self.names.interactions(channel), None, event_bytes(event))])
-        # Decided, or dropped as a repeat by identity, before the next event goes in.
+        # Decided, or dropped as a repeat by intake, before the next event goes in.
         if repeat:
             await wait_for(
                 lambda: duplicates_dropped(self.stack) > dropped,

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.context.domain.model import CustomerContext
+from libs.context.model import CustomerContext
 from services.decision.domain.policies import CapPolicy
 
 

@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from libs.context.model import Profile, SignalName
 from libs.contract.common import Channel
-from services.context.domain.model import Profile, SignalName
 from services.decision.domain.durations import Duration, format_duration
 
 # The context service's signal names: a misspelt signal in the catalogue is a

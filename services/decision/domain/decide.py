@@ -18,11 +18,11 @@ from datetime import datetime, timedelta, tzinfo
 from functools import cache, lru_cache
 from typing import Any
 
+from libs.context.model import CustomerContext
 from libs.contract.action import ActionEvent, ActionSpec, Reason
 from libs.contract.common import Channel, Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
-from services.context.domain.model import CustomerContext
 from services.decision.domain import explain
 from services.decision.domain.arbitration import Pick, arbitrate
 from services.decision.domain.catalogue import Catalogue, effective_ttl

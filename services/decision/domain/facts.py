@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.context.domain.model import CustomerContext
+from libs.context.model import CustomerContext
 from services.decision.domain.conditions import MISSING
 from services.decision.domain.policies import FrustrationPolicy
 from services.decision.domain.rules.frustration import Finding, find_frustrations

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from libs.context.model import SignalName
 from libs.contract.common import ActionKind
-from services.context.domain.model import SignalName
 from services.decision.domain.durations import Duration
 
 ACTION_KINDS: tuple[ActionKind, ...] = tuple(ActionKind)

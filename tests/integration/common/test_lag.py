@@ -22,10 +22,10 @@ async def test_lag_shows_what_each_stage_has_not_committed_per_partition(
             await producer.send_and_wait(names.resolved, value=b"{}", partition=index % 2)
     finally:
         await producer.stop()
-    # The context stage's group committed three of partition 0's three records,
+    # The decision stage's group committed three of partition 0's three records,
     # none of partition 1's two.
     group = create_consumer(
-        provisioned, client_id="test-lag", group_id=f"{provisioned.topic_prefix}concierge-context"
+        provisioned, client_id="test-lag", group_id=f"{provisioned.topic_prefix}concierge-decision"
     )
     await group.start()
     try:
@@ -37,8 +37,8 @@ async def test_lag_shows_what_each_stage_has_not_committed_per_partition(
 
     lags = await stage_lags(provisioned)
 
-    assert list(lags) == ["intake", "identity", "context", "decision"]
-    context = {item.partition: item for item in lags["context"]}
-    assert (context[0].end, context[0].committed, context[0].lag) == (3, 3, 0)
-    assert (context[1].end, context[1].committed, context[1].lag) == (2, None, 2)
-    assert sum(item.lag for item in lags["decision"]) == 0
+    assert list(lags) == ["intake", "decision"]
+    decision = {item.partition: item for item in lags["decision"]}
+    assert (decision[0].end, decision[0].committed, decision[0].lag) == (3, 3, 0)
+    assert (decision[1].end, decision[1].committed, decision[1].lag) == (2, None, 2)
+    assert sum(item.lag for item in lags["intake"]) == 0

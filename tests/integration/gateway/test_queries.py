@@ -1,7 +1,7 @@
 """Context and next-best-action queries, proxied to stand-ins for those services.
 
-The stand-ins are small real HTTP servers: the context and decision services
-are other services, and this tests only what the gateway does with them.
+The stand-ins are small real HTTP servers: the decision service answers both
+queries and is another service; this tests only what the gateway does with it.
 """
 
 from __future__ import annotations

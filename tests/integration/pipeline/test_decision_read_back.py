@@ -16,11 +16,11 @@ from libs.common.lag import stage_lags
 from libs.common.provision import provision
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
+from libs.context.reducers import apply_event
 from libs.contract.codec import to_json_bytes
 from libs.contract.interaction import InteractionEvent
+from libs.pipeline.envelopes import ResolvedRecord
 from services.cli.stack import Stack
-from services.context.domain.reducers import apply_event
-from services.context.records import ContextualizedRecord, encode_contextualized
 from services.decision.domain.catalogue import load_config
 from services.decision.domain.decide import DecisionResult, decide
 from services.decision.domain.history import ContactHistory
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.integration
 
 def _decided(customer: str) -> tuple[bytes, DecisionResult]:
     """A complaint (an acknowledgement action and an open-complaint suppression) as
-    the context stage hands it to decision, and what decision makes of it."""
+    intake hands it to the decision stage, and what that stage makes of it."""
     settings = DecisionSettings()
     config = load_config(settings.catalogue_path, settings.policies_path)
     raw = interaction("complaint_opened", "phone", {"customer_id": customer}, {"case_id": "K-1"})
@@ -46,8 +46,8 @@ def _decided(customer: str) -> tuple[bytes, DecisionResult]:
     )
     assert len(result.actions) == 1, result.explanation
     assert len(result.suppressions) == 1, result.explanation
-    record = ContextualizedRecord("event", customer, event=event, context=context)
-    return encode_contextualized(record), result
+    record = ResolvedRecord(kind="event", customer_id=customer, event=event)
+    return record.to_bytes(), result
 
 
 def _metric(stack: Stack, name: str, label: str) -> float:
@@ -74,8 +74,8 @@ async def test_outputs_already_in_kafka_are_not_sent_again_for_an_event_decided_
     await produce(
         settings,
         [
-            (names.contextualized, customer, sent_before),
-            (names.contextualized, fresh_result.history.customer_id.encode(), fresh),
+            (names.resolved, customer, sent_before),
+            (names.resolved, fresh_result.history.customer_id.encode(), fresh),
             # What a worker delivered for the first customer's event before it died,
             # its history not yet written and the event's offset not yet committed.
             (names.actions(action.channel), customer, to_json_bytes(action)),

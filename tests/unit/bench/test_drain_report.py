@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.drain_bench import Drained, report
+from bench.drain_bench import Drained, parse_args, report
 
 
 def test_rates_cpu_per_event_and_the_ratio_come_from_the_same_backlog() -> None:
@@ -17,7 +17,7 @@ def test_rates_cpu_per_event_and_the_ratio_come_from_the_same_backlog() -> None:
     assert concierge.rate == 250.0
     text = report([relay, concierge])
     assert "| concierge | concierge-intake | 4.0 | 2,000 |" in text
-    assert "| concierge | decision | 16.0 | 2.00 |" in text
+    assert "| concierge | decision | 16.0 | 2,000 |" in text
     assert "concierge: 8000 events drained in 32.0 s, 250 events/s, 20.0 CPU s" in text
     assert "Concierge over the relay chain, events/s: 0.062x" in text
 
@@ -25,3 +25,9 @@ def test_rates_cpu_per_event_and_the_ratio_come_from_the_same_backlog() -> None:
 def test_no_ratio_without_both_systems() -> None:
     alone = Drained("concierge", 100, {"concierge-intake": 1.0}, {})
     assert "relay chain" not in report([alone])
+
+
+def test_the_backlog_is_100000_events_unless_a_quick_run_is_asked_for() -> None:
+    assert parse_args([]).events == 100_000
+    assert parse_args(["--quick"]).events == 8_000
+    assert parse_args(["--events", "20000"]).events == 20_000

@@ -11,14 +11,14 @@ IN_WINDOW = TIMELINE.window_start_ns
 
 
 def _book() -> StepBook:
-    return StepBook(("action", "contextualized"), "contextualized", TIMELINE)
+    return StepBook(("action", "resolved"), "resolved", TIMELINE)
 
 
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
         ({"schema": "action/v1", "trigger": {"event_id": "e1"}, "decision_id": "d"}, "e1"),
-        ({"kind": "event", "event": {"event_id": "e2"}, "context": {}}, "e2"),
+        ({"kind": "event", "customer_id": "c", "event": {"event_id": "e2"}}, "e2"),
         ({"schema": "interaction/v1", "event_id": "e3"}, "e3"),
         ({"kind": "erasure", "customer_id": "c"}, None),
         (["not", "a", "dict"], None),
@@ -43,9 +43,9 @@ def test_warm_up_events_are_not_measured_but_their_work_counts_as_throughput() -
     book = _book()
     book.expect("warm", START)
     book.expect("hot", IN_WINDOW)
-    book.observe("contextualized", "warm", IN_WINDOW + 5 * NS_PER_MS)
-    book.observe("contextualized", "hot", IN_WINDOW + 7 * NS_PER_MS)
-    stats = book.stats("contextualized")
+    book.observe("resolved", "warm", IN_WINDOW + 5 * NS_PER_MS)
+    book.observe("resolved", "hot", IN_WINDOW + 7 * NS_PER_MS)
+    stats = book.stats("resolved")
     assert stats.expected == 1
     assert stats.count == 1
     assert stats.max_ms == pytest.approx(7.0, rel=0.01)
@@ -55,9 +55,9 @@ def test_warm_up_events_are_not_measured_but_their_work_counts_as_throughput() -
 def test_outputs_after_the_window_do_not_count_as_throughput() -> None:
     book = _book()
     book.expect("e1", IN_WINDOW)
-    book.observe("contextualized", "e1", TIMELINE.window_end_ns + 1)
+    book.observe("resolved", "e1", TIMELINE.window_end_ns + 1)
     assert book.achieved_rate() == 0.0
-    assert book.stats("contextualized").count == 1
+    assert book.stats("resolved").count == 1
 
 
 def test_the_fraction_with_an_action_is_over_measured_events() -> None:
@@ -72,15 +72,15 @@ def test_events_missing_at_close_are_censored_at_their_age_not_dropped() -> None
     book = _book()
     book.expect("fast", IN_WINDOW)
     book.expect("lost", IN_WINDOW)
-    book.observe("contextualized", "fast", IN_WINDOW + NS_PER_MS)
+    book.observe("resolved", "fast", IN_WINDOW + NS_PER_MS)
     assert book.pending() == 1
     book.close(IN_WINDOW + 3 * NS_PER_S)
-    stats = book.stats("contextualized")
+    stats = book.stats("resolved")
     assert stats.censored == 1
     assert stats.count == 1
     assert stats.max_ms == pytest.approx(3000.0, rel=0.01)
     # Later outputs change nothing.
-    assert not book.observe("contextualized", "lost", IN_WINDOW + 4 * NS_PER_S)
+    assert not book.observe("resolved", "lost", IN_WINDOW + 4 * NS_PER_S)
 
 
 def test_a_stage_without_samples_reports_no_percentiles() -> None:
@@ -93,7 +93,7 @@ def test_a_stage_without_samples_reports_no_percentiles() -> None:
 
 def test_the_per_event_stage_must_be_one_of_the_stages() -> None:
     with pytest.raises(ValueError, match="not one of"):
-        StepBook(("action",), "contextualized", TIMELINE)
+        StepBook(("action",), "resolved", TIMELINE)
 
 
 def test_the_run_book_routes_outputs_to_their_step_and_counts_strays_and_late_ones() -> None:

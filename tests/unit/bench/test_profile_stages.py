@@ -16,7 +16,7 @@ def test_frames_are_attributed_to_where_the_time_is_spent() -> None:
 
 def test_collapsed_stacks_are_counted_by_their_leaf_frame() -> None:
     lines = [
-        "run (/x/asyncio/base_events.py:1);handle (/x/services/context/app.py:9) 30",
+        "run (/x/asyncio/base_events.py:1);handle (/x/services/decision/handler.py:9) 30",
         "run (/x/asyncio/base_events.py:1);get (/x/site-packages/faust/tables/base.py:3) 10",
         "not a sample line",
     ]

@@ -40,8 +40,8 @@ def _step(rate: float, p99: float, ok: bool, stages: dict[str, StageStats]) -> S
         primary_stage=next(iter(stages)),
         stages=stages,
         generator=GeneratorReport(int(rate), 0, 3.0, 0, 200.0),
-        lag={"bench-r1.concierge.concierge-identity": 12 if ok else 9000},
-        cpu={"identity": 0.4, "bench": 0.1},
+        lag={"bench-r1.concierge.concierge-intake": 12 if ok else 9000},
+        cpu={"intake": 0.4, "bench": 0.1},
         verdict=StepVerdict(ok, ok, () if ok else (f"p99 {p99:.1f} ms > 50 ms",)),
     )
 
@@ -56,10 +56,10 @@ def _systems() -> list[SystemResult]:
     chain = SystemResult("relay-chain", "chain", "output", "output", ())
     chain.steps = [_step(250, 20.0, True, {"output": _stats(20.0)})]
     chain.sustained = chain.capacity = Sustained(250.0, 250.0, ceiling=False)
-    concierge = SystemResult("concierge", "c", "action", "contextualized", ("identity",))
+    concierge = SystemResult("concierge", "c", "action", "resolved", ("intake",))
     concierge.steps = [
-        _step(250, 40.0, True, {"action": _stats(40.0, 30), "contextualized": _stats(30.0)}),
-        _step(500, 900.0, False, {"action": _stats(900.0), "contextualized": _stats(800.0)}),
+        _step(250, 40.0, True, {"action": _stats(40.0, 30), "resolved": _stats(30.0)}),
+        _step(500, 900.0, False, {"action": _stats(900.0), "resolved": _stats(800.0)}),
     ]
     concierge.sustained = concierge.capacity = Sustained(250.0, 125.0, ceiling=False)
     return [relay, chain, concierge]
@@ -81,7 +81,7 @@ def test_the_document_carries_concierges_headline_numbers_and_ratios() -> None:
         assert key in step
     assert step["p99_ms"] == 40.0
     assert step["output_fraction"] == 0.3
-    assert step["stages"]["contextualized"]["p99_ms"] == 30.0
+    assert step["stages"]["resolved"]["p99_ms"] == 30.0
     json.dumps(document)  # plain data all the way down
 
 
@@ -95,10 +95,10 @@ def test_ratios_are_absent_rather_than_invented_when_concierge_sustained_nothing
 
 def test_the_markdown_has_a_row_per_system_and_rate_and_says_why_a_step_failed() -> None:
     markdown = render_markdown(_document())
-    assert "| Concierge (4 Faust services) | action | 500 | 250 |" in markdown
+    assert "| Concierge (2 batch stages) | action | 500 | 250 |" in markdown
     assert "no: p99 900.0 ms > 50 ms" in markdown
-    assert "| Concierge (4 Faust services) | 250 | contextualized | 7.5 | 30.0 |" in markdown
-    assert "concierge-identity 9000" in markdown
+    assert "| Concierge (2 batch stages) | 250 | resolved | 7.5 | 30.0 |" in markdown
+    assert "concierge-intake 9000" in markdown
     assert "500 (500/s achieved), top of ladder: may be higher" in markdown
     assert "0.25x" in markdown
 

@@ -11,13 +11,14 @@ from bench.e2e.relay import output_key, output_topic
 from bench.e2e.systems import (
     ALL_SYSTEMS,
     CONCIERGE,
+    CONCIERGE_SERVICES,
     RELAY_CHAIN,
     concierge,
     plan_for,
     relay_chain,
     relay_one_hop,
 )
-from libs.common.topics import TopicNames
+from libs.common.topics import CHANNELS, TopicNames
 
 
 def test_every_system_gets_its_own_prefix_under_the_run_prefix() -> None:
@@ -30,31 +31,32 @@ def test_every_system_gets_its_own_prefix_under_the_run_prefix() -> None:
         assert plan.every_stage in plan.stages
 
 
-def test_the_relay_chain_follows_concierges_topics_hop_for_hop() -> None:
+def test_the_relay_chain_has_as_many_hops_as_concierge_over_its_topics() -> None:
     plan = relay_chain("p.")
     names = TopicNames("p.")
     hops = plan.relays
-    assert len(hops) == 4
-    assert hops[0].output == names.validated
-    assert hops[1].inputs == (names.validated,)
-    assert hops[1].output == names.resolved
-    assert hops[2].inputs == (names.resolved,)
-    assert hops[2].output == names.contextualized
-    assert hops[3].inputs == (names.contextualized,)
-    assert hops[3].output.format(channel="web") == names.actions("web")
-    assert plan.topic_stages[names.contextualized] == "contextualized"
+    assert len(hops) == len(CONCIERGE_SERVICES) == 2
+    assert hops[0].inputs == tuple(names.interactions(c) for c in CHANNELS)
+    assert hops[0].output == names.resolved
+    assert hops[0].key == "identity"
+    assert hops[1].inputs == (names.resolved,)
+    assert hops[1].output.format(channel="web") == names.actions("web")
+    assert plan.topic_stages[names.resolved] == "resolved"
     assert set(plan.groups) == {hop.group for hop in hops}
 
 
-def test_concierge_is_judged_on_actions_and_counted_at_the_context_stage() -> None:
+def test_concierge_is_judged_on_actions_and_counted_at_intakes_output() -> None:
     plan = concierge("p.")
     names = TopicNames("p.")
     assert plan.topic_stages[names.suppressions] == "action"
     assert plan.topic_stages[names.actions("store")] == "action"
-    assert plan.topic_stages[names.contextualized] == "contextualized"
-    assert (plan.primary_stage, plan.every_stage) == ("action", "contextualized")
+    assert plan.topic_stages[names.resolved] == "resolved"
+    assert (plan.primary_stage, plan.every_stage) == ("action", "resolved")
     # Faust's group ids are the app ids: <prefix>concierge-<service>.
-    assert plan.groups["p.concierge-identity"] == (names.validated,)
+    assert plan.groups == {
+        "p.concierge-intake": tuple(names.interactions(c) for c in CHANNELS),
+        "p.concierge-decision": (names.resolved,),
+    }
     assert plan.name == CONCIERGE
     assert plan_for(RELAY_CHAIN, "p.").name == RELAY_CHAIN
 

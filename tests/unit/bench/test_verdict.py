@@ -24,7 +24,7 @@ def _facts(**overrides: object) -> StepFacts:
         "generator_valid": True,
         "p99_ms": 30.0,
         "completion": 1.0,
-        "lag_by_group": {"intake": 400, "identity": 900},
+        "lag_by_group": {"intake": 400, "decision": 900},
     }
     values.update(overrides)
     return StepFacts(**values)  # type: ignore[arg-type]
@@ -52,8 +52,8 @@ def test_missing_only_the_latency_target_still_keeps_up() -> None:
         ({"p99_ms": 51.0}, "p99 51.0 ms > 50 ms"),
         ({"p99_ms": None}, "no latency samples"),
         (
-            {"lag_by_group": {"run.concierge-identity": 2001}},
-            "lag 2001 > 2000 in concierge-identity",
+            {"lag_by_group": {"run.concierge-decision": 2001}},
+            "lag 2001 > 2000 in concierge-decision",
         ),
     ],
 )

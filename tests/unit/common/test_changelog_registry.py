@@ -10,15 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import faust
+from pydantic import SecretStr
 
 from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames, changelog_topics
-from services.context.app import create_app as context_app
-from services.context.settings import ContextSettings
 from services.decision.app import create_app as decision_app
 from services.decision.settings import DecisionSettings
-from services.identity.app import create_app as identity_app
-from services.identity.settings import IdentitySettings
+from services.intake.app import create_app as intake_app
+from services.intake.settings import IntakeSettings
 
 
 def declared_changelogs(apps: list[faust.App]) -> dict[str, tuple[int, dict[str, str]]]:
@@ -36,8 +35,13 @@ def test_every_table_changelog_is_registered_with_its_partitions_and_configs(
 ) -> None:
     common = CommonSettings(topic_prefix="t.", partitions=6)
     apps = [
-        identity_app(IdentitySettings(common=common, data_dir=tmp_path / "identity")),
-        context_app(ContextSettings(common=common, data_dir=tmp_path / "context")),
+        intake_app(
+            IntakeSettings(
+                common=common,
+                data_dir=tmp_path / "intake",
+                pii_key=SecretStr("a-test-key-0123456789"),
+            )
+        ),
         decision_app(DecisionSettings(common=common, data_dir=tmp_path / "decision")),
     ]
     registered = {

@@ -10,17 +10,13 @@ from pydantic_settings import BaseSettings
 
 from libs.common.settings import CommonSettings, known_setting_names
 from services.cli.stack import SERVICES
-from services.context.settings import ContextSettings
 from services.decision.settings import DecisionSettings
 from services.gateway.settings import GatewaySettings
-from services.identity.settings import IdentitySettings
 from services.intake.settings import IntakeSettings
 
 REPO = Path(__file__).resolve().parents[3]
 SETTINGS: dict[str, type[BaseSettings]] = {
     "intake": IntakeSettings,
-    "identity": IdentitySettings,
-    "context": ContextSettings,
     "decision": DecisionSettings,
     "gateway": GatewaySettings,
 }
@@ -61,3 +57,16 @@ def test_env_names_are_settings_the_services_know_and_ports_match_health_checks(
         assert f"127.0.0.1:{port}/ready" in " ".join(container["healthcheck"]["test"])
         assert container["command"] == ["python", "-m", spec.module]
     assert compose["gateway"]["ports"] == ["127.0.0.1:8080:8080"]
+
+
+def test_the_two_stages_keep_their_tables_on_volumes_and_answer_the_gateways_queries() -> None:
+    compose = _compose()
+    services = compose["services"]
+    for stage in ("intake", "decision"):
+        (volume,) = services[stage]["volumes"]
+        assert volume.split(":")[0] in compose["volumes"]
+        data_dir = services[stage]["environment"][f"CONCIERGE_{stage.upper()}_DATA_DIR"]
+        assert data_dir.startswith(volume.split(":")[1])
+    gateway = services["gateway"]["environment"]
+    assert gateway["CONCIERGE_GATEWAY_CONTEXT_URL"] == "http://decision:8094"
+    assert gateway["CONCIERGE_GATEWAY_DECISION_URL"] == "http://decision:8094"

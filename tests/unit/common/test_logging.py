@@ -1,11 +1,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 import logging
 
 import pytest
+import structlog
 
 from libs.common.logging import bound_ids, configure_logging, get_logger
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """configure_logging binds this test's captured stdout, closed after it: later
+    tests that log (the stage handlers do) must not write to it."""
+    handlers = logging.getLogger().handlers[:]
+    yield
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = handlers
 
 
 def _last_json_line(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:

@@ -39,3 +39,20 @@ def test_the_channel_of_an_interactions_topic_is_known() -> None:
 def test_topic_config_is_what_kafka_is_asked_to_hold() -> None:
     spec = next(s for s in contract_topics(TopicNames(), 1) if s.name == "suppressions")
     assert spec.config() == {"cleanup.policy": "compact,delete", "retention.ms": str(30 * DAY_MS)}
+
+
+def test_two_stages_one_internal_stream_and_each_stages_own_changelogs() -> None:
+    specs = all_topics(TopicNames(prefix="p."), partitions=4)
+    streams = {spec.name: spec for spec in specs if spec.internal and not spec.changelog}
+    assert set(streams) == {"p.concierge.internal.resolved"}
+    assert streams["p.concierge.internal.resolved"].partitions == 4
+    changelogs = {spec.name: spec.partitions for spec in specs if spec.changelog}
+    # Intake is identity's single writer: one partition per table. Decision's
+    # tables are co-partitioned with the resolved stream it reads.
+    assert changelogs == {
+        "p.concierge-intake-identifier-links-changelog": 1,
+        "p.concierge-intake-customer-identifiers-changelog": 1,
+        "p.concierge-intake-seen-event-ids-changelog": 1,
+        "p.concierge-decision-customer-contexts-changelog": 4,
+        "p.concierge-decision-contact-history-changelog": 4,
+    }

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
+from libs.context import CustomerContext, apply_event
 from libs.contract.interaction import InteractionEvent
-from services.context.domain import CustomerContext, apply_event
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 _ids = count()

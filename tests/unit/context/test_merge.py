@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.context.domain import (
+from libs.context import (
     CustomerContext,
     adopt_provisional,
     is_expired,
     merge_contexts,
 )
-from services.context.domain.model import MAX_RECENT_PER_CHANNEL
+from libs.context.model import MAX_RECENT_PER_CHANNEL
 from tests.unit.context.factories import T0, apply_all, event
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta, timezone
 import orjson
 import pytest
 
-from services.context.domain import CustomerContext, apply_event
-from services.context.domain.model import (
+from libs.context import CustomerContext, apply_event
+from libs.context.model import (
     MAX_PROCESSED_EVENT_IDS,
     MAX_RECENT_PER_CHANNEL,
     SIGNAL_WINDOWS,

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.contract.interaction import InteractionEvent
-from services.context.domain import CustomerContext, apply_event, merge_contexts
-from services.context.domain.model import (
+from libs.context import CustomerContext, apply_event, merge_contexts
+from libs.context.model import (
     CONSENT_PURPOSES,
     CONTACT_CHANNELS,
     MAX_CART_ITEMS,
@@ -25,6 +24,7 @@ from services.context.domain.model import (
     MAX_TRACKED_ACTIONS,
     SIGNAL_WINDOWS,
 )
+from libs.contract.interaction import InteractionEvent
 from tests.unit.context.factories import T0, event
 from tests.unit.context.strategies import events, timelines
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from libs.context import CustomerContext
+from libs.context.model import HELP_LOOP_VIEWS
 from libs.contract.interaction import InteractionEvent
-from services.context.domain import CustomerContext
-from services.context.domain.model import HELP_LOOP_VIEWS
 from tests.unit.context.factories import T0, apply_all, event
 
 HOUR = timedelta(hours=1)

@@ -9,9 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from libs.context.model import ConsentState, CustomerContext, PurposeConsent
+from libs.context.reducers import apply_event
 from libs.contract.interaction import InteractionEvent
-from services.context.domain.model import ConsentState, CustomerContext, PurposeConsent
-from services.context.domain.reducers import apply_event
 from services.decision.domain.catalogue import (
     Catalogue,
     DecisionConfig,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from services.context.domain.model import Profile, Purchase
+from libs.context.model import Profile, Purchase
 from services.decision.domain.conditions import Condition
 from services.decision.domain.facts import DecisionFacts
 from services.decision.domain.policies import FrustrationPolicy

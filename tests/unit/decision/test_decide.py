@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from libs.context.model import CustomerContext
 from libs.contract.erasure import ErasureRequest
 from libs.contract.interaction import InteractionEvent
-from services.context.domain.model import CustomerContext
 from services.decision.domain.catalogue import Catalogue
 from services.decision.domain.decide import (
     DecisionResult,

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from libs.context.model import Complaint
 from libs.contract.common import ActionKind
-from services.context.domain.model import Complaint
 from services.decision.domain.history import ContactHistory, SentAction
 from services.decision.domain.policies import Policies
 from services.decision.domain.rules import caps, complaints, consent, frustration

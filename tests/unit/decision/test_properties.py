@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from libs.context.model import Profile
+from libs.context.reducers import apply_event
 from libs.contract.interaction import InteractionEvent
-from services.context.domain.model import Profile
-from services.context.domain.reducers import apply_event
 from services.decision.domain.catalogue import Catalogue
 from services.decision.domain.decide import decide
 from services.decision.domain.history import ContactHistory

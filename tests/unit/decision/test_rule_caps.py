@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.context.domain.model import Profile
+from libs.context.model import Profile
 from services.decision.domain.clock import customer_zone, day_window
 from services.decision.domain.history import ContactHistory, SentAction
 from services.decision.domain.policies import CapPolicy, Policies

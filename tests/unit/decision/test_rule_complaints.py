@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from libs.context.model import Complaint
 from libs.contract.common import Channel, Trigger
-from services.context.domain.model import Complaint
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import ComplaintPolicy
 from services.decision.domain.rules.complaints import (

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.context.domain.model import Purchase
+from libs.context.model import Purchase
 from services.decision.domain.policies import RecentPurchasePolicy
 from services.decision.domain.rules.purchase import purchase_exclusion, recent_purchases
 from tests.unit.decision.support import T0, action, catalogue_of, consent, context, event, run

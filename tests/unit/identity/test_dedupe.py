@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from libs.contract.dlq import SourceRef
-from services.identity.dedupe import FirstSighting, Sighting, classify
+from services.intake.identity.dedupe import FirstSighting, Sighting, classify
 
 FIRST = SourceRef(topic="concierge.internal.validated", partition=0, offset=41)
 

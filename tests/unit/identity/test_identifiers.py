@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from libs.contract.interaction import Identity
-from services.identity.domain import IdentifierKind, identifier_keys, kind_of
-from services.identity.domain.identifiers import strongest
+from services.intake.identity import IdentifierKind, identifier_keys, kind_of
+from services.intake.identity.identifiers import strongest
 
 EMAIL = "hmac-sha256:" + "e" * 64
 PHONE = "hmac-sha256:" + "f" * 64

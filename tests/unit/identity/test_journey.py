@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from libs.context import CustomerContext, apply_event, merge_contexts
 from libs.contract.interaction import InteractionEvent
-from services.context.domain import CustomerContext, apply_event, merge_contexts
-from services.identity.domain import (
+from services.intake.identity import (
     IdentifierSet,
     LinkRecord,
     plan_erasure,

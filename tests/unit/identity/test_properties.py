@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libs.contract.interaction import InteractionEvent
-from services.identity.domain import (
+from services.intake.identity import (
     MAX_IDENTIFIERS_PER_CUSTOMER,
     IdentifierSet,
     LinkRecord,

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from services.identity.domain import (
+from services.intake.identity import (
     PROVISIONAL_REFRESH,
     LinkConflict,
     LinkRecord,
     provisional_customer_id,
     resolve,
 )
-from services.identity.domain.records import utc_seconds
+from services.intake.identity.records import utc_seconds
 from tests.unit.context.factories import T0, event
 
 NOW = T0 + timedelta(minutes=5)

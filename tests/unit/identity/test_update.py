@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.identity.domain import (
+from services.intake.identity import (
     MAX_IDENTIFIERS_PER_CUSTOMER,
     IdentifierSet,
     LinkRecord,
@@ -14,7 +14,7 @@ from services.identity.domain import (
     plan_erasure,
     plan_identity_update,
 )
-from services.identity.domain.records import utc_seconds
+from services.intake.identity.records import utc_seconds
 from tests.unit.context.factories import T0, event
 
 NOW = T0 + timedelta(minutes=5)

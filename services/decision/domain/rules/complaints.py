@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from functools import cache, lru_cache
 
+from libs.context.model import Complaint, CustomerContext
 from libs.contract.common import Trigger
 from libs.contract.suppression import SuppressionReason
-from services.context.domain.model import Complaint, CustomerContext
 from services.decision.domain.clock import moment_texts
 from services.decision.domain.explain import OPEN_COMPLAINT, Exclusion
 from services.decision.domain.history import ContactHistory

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 
+from libs.context.model import CustomerContext
 from libs.contract.common import ContactChannel, Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent, SuppressionReason
-from services.context.domain.model import CustomerContext
 from services.decision.domain.explain import NO_CONSENT, Exclusion
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import ConsentPolicy

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
+from libs.context.model import CustomerContext
 from libs.contract.common import Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionReason
-from services.context.domain.model import CustomerContext
 from services.decision.domain.clock import format_day
 from services.decision.domain.explain import DISMISSAL_FATIGUE, Exclusion
 from services.decision.domain.history import ContactHistory

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.context.domain.model import CustomerContext
+from libs.context.model import CustomerContext
 from services.decision.domain.durations import humanize
 from services.decision.domain.explain import Exclusion
 from services.decision.domain.policies import FrustrationPolicy

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from libs.context.model import CustomerContext
 from libs.contract.common import ActionKind, Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionReason
-from services.context.domain.model import CustomerContext
 from services.decision.domain.clock import format_day
 from services.decision.domain.explain import PURCHASED_PRODUCT, RECENT_PURCHASE, Exclusion
 from services.decision.domain.history import ContactHistory

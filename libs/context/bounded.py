@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
-from services.context.domain.model import (
+from libs.context.model import (
     MAX_CART_ITEMS,
     MAX_OPEN_COMPLAINTS,
     MAX_RECENT_DISMISSALS,

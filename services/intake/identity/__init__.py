@@ -1,13 +1,14 @@
 """Identity resolution, pure: identifiers in, one customer id and the table writes out.
 
-The Faust adapter calls ``plan_identity_update`` per event and ``plan_erasure``
-per erasure request, applies the writes to its two tables (links by identifier
-key, identifier sets by customer id) and forwards the event re-keyed by the
-resolved customer id. See docs/identity.md for the rules.
+Stage 1's handler (``services/intake/handler.py``) calls ``plan_identity_update``
+per event and ``plan_erasure`` per erasure request, applies the writes to its
+two tables (links by identifier key, identifier sets by customer id) and
+forwards the event re-keyed by the resolved customer id. See docs/identity.md
+for the rules.
 """
 
-from services.identity.domain.erasure import Erasure, erase_links, plan_erasure
-from services.identity.domain.identifiers import (
+from services.intake.identity.erasure import Erasure, erase_links, plan_erasure
+from services.intake.identity.identifiers import (
     PROVISIONAL_PREFIX,
     IdentifierKind,
     customer_key,
@@ -16,7 +17,7 @@ from services.identity.domain.identifiers import (
     kind_of,
     provisional_customer_id,
 )
-from services.identity.domain.records import (
+from services.intake.identity.records import (
     ANONYMOUS_TTL,
     MAX_IDENTIFIERS_PER_CUSTOMER,
     PROVISIONAL_REFRESH,
@@ -25,8 +26,8 @@ from services.identity.domain.records import (
     identifier_set_is_expired,
     link_is_expired,
 )
-from services.identity.domain.resolution import IDENTIFY, LinkConflict, Resolution, resolve
-from services.identity.domain.update import IdentityUpdate, plan_identity_update
+from services.intake.identity.resolution import IDENTIFY, LinkConflict, Resolution, resolve
+from services.intake.identity.update import IdentityUpdate, plan_identity_update
 
 __all__ = [
     "ANONYMOUS_TTL",

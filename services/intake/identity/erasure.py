@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from services.identity.domain.identifiers import customer_key
-from services.identity.domain.records import IdentifierSet, LinkRecord
+from services.intake.identity.identifiers import customer_key
+from services.intake.identity.records import IdentifierSet, LinkRecord
 
 
 @dataclass(frozen=True)

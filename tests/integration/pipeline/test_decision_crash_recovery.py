@@ -1,5 +1,5 @@
-"""SIGKILL the context worker mid-stream: its context is rebuilt from the changelog,
-no event is lost and none is applied twice."""
+"""SIGKILL the decision worker mid-stream: its contexts are rebuilt from the
+changelog, no event is lost and none is applied twice."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
+from libs.common.provision import provision
 from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames
+from libs.context import CustomerContext
+from libs.context.reducers import apply_event
 from libs.contract.interaction import InteractionEvent
-from services.context.domain.reducers import apply_event
 from tests.support.events import interaction
-from tests.support.kafka_io import Consumed, consume_until, event_bytes, produce
+from tests.support.journey import decisions_made
+from tests.support.kafka_io import Consumed, consume_until, event_bytes, produce, wait_for
 from tests.support.stack import restarting, running_stack
 
 pytestmark = pytest.mark.integration
@@ -61,16 +63,30 @@ def _journeys(seed: int) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     return journeys
 
 
-def _oracle(events: list[tuple[str, dict[str, Any]]], customer: str) -> Any:
+def _oracle(events: list[tuple[str, dict[str, Any]]], customer: str) -> CustomerContext:
     context = None
     for _, raw in events:
         event = InteractionEvent.model_validate(raw)
         context = apply_event(context, event, customer, False, datetime.now(UTC))
     assert context is not None
-    return orjson.loads(context.to_bytes())
+    return context
 
 
-async def test_a_killed_context_worker_recovers_the_same_contexts(
+def _latest_contexts(seen: list[Consumed]) -> dict[str, CustomerContext]:
+    """Each customer's context as the decision worker last wrote it to its changelog."""
+    latest: dict[str, CustomerContext] = {}
+    for record in seen:
+        if record.key is None:
+            continue
+        customer = record.key.decode()
+        if record.value is None:
+            latest.pop(customer, None)
+        else:
+            latest[customer] = CustomerContext.from_bytes(record.value)
+    return latest
+
+
+async def test_a_killed_decision_worker_recovers_the_same_contexts(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     settings = CommonSettings(
@@ -79,26 +95,28 @@ async def test_a_killed_context_worker_recovers_the_same_contexts(
         partitions=2,
     )
     names = TopicNames(settings.topic_prefix)
-    from libs.common.provision import provision
-
     assert (await provision(settings)).ok
     journeys = _journeys(seed=7)
+    expected = {customer: _oracle(events, customer) for customer, events in journeys.items()}
     # Round-robin across customers, so every customer is mid-journey at the kill.
     ordered = [journeys[c][i] for i in range(EVENTS_PER_CUSTOMER) for c in journeys]
     half = len(ordered) // 2
-    all_ids = {event["event_id"] for _, event in ordered}
+    changelog = names.changelog("decision", "customer-contexts")
 
-    def contextualized_ids(seen: list[Consumed]) -> set[str]:
-        return {r.json()["event"]["event_id"] for r in seen if r.json()["kind"] == "event"}
+    def all_applied(seen: list[Consumed]) -> bool:
+        latest = _latest_contexts(seen)
+        return all(
+            customer in latest
+            and latest[customer].processed_event_ids == context.processed_event_ids
+            for customer, context in expected.items()
+        )
 
-    with running_stack(settings, tmp_path, "intake", "identity", "context") as stack:
+    with running_stack(settings, tmp_path, "intake", "decision") as stack:
         await produce(
             settings, [(names.interactions(ch), None, event_bytes(e)) for ch, e in ordered[:half]]
         )
-        await consume_until(
-            settings,
-            [names.contextualized],
-            lambda seen: len(contextualized_ids(seen)) >= half // 2,
+        await wait_for(
+            lambda: decisions_made(stack) >= half // 2, what="half the first events decided"
         )
         rest = asyncio.create_task(
             produce(
@@ -106,33 +124,21 @@ async def test_a_killed_context_worker_recovers_the_same_contexts(
                 [(names.interactions(ch), None, event_bytes(e)) for ch, e in ordered[half:]],
             )
         )
-        stack.kill("context")
+        stack.kill("decision")
         await rest
         # Started again as an orchestrator would (and again, should it exit to be
-        # restarted); the outputs say when it is back.
-        async with restarting(stack, "context") as restarts:
-            seen = await consume_until(
-                settings,
-                [names.contextualized],
-                lambda seen: contextualized_ids(seen) >= all_ids,
-                timeout=120,
-            )
-        print(f"context started {len(restarts)} time(s) after the kill")
+        # restarted); the changelog says when every event is in.
+        async with restarting(stack, "decision") as restarts:
+            seen = await consume_until(settings, [changelog], all_applied, timeout=120)
+        print(f"decision started {len(restarts)} time(s) after the kill")
         assert restarts
 
-    # Nothing lost: every event came out with its context.
-    assert contextualized_ids(seen) >= all_ids
-    # Nothing applied twice, nothing missing from the state: the context that came
-    # out with each customer's last event equals the one an uninterrupted run builds.
-    last_context: dict[str, Any] = {}
-    for record in seen:
-        body = record.json()
-        if body["kind"] == "event":
-            last_context[body["customer_id"]] = body["context"]
-    for customer, events in journeys.items():
-        expected = _oracle(events, customer)
-        got = last_context[customer]
-        assert got["processed_event_ids"] == expected["processed_event_ids"], customer
-        assert got["recent"] == expected["recent"], customer
-        assert got["purchases"] == expected["purchases"]
-        assert got["cart"] == expected["cart"]
+    # Nothing lost, nothing applied twice, nothing missing from the state: each
+    # customer's stored context equals the one an uninterrupted run builds.
+    latest = _latest_contexts(seen)
+    for customer, context in expected.items():
+        got = latest[customer]
+        assert got.processed_event_ids == context.processed_event_ids, customer
+        assert got.recent == context.recent, customer
+        assert got.purchases == context.purchases
+        assert got.cart == context.cart

@@ -11,7 +11,7 @@ import heapq
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from services.context.domain.model import (
+from libs.context.model import (
     CONSENT_PURPOSES,
     CONTACT_CHANNELS,
     SIGNAL_WINDOWS,

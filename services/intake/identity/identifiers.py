@@ -27,8 +27,8 @@ import hashlib
 from enum import StrEnum
 
 from libs.contract.interaction import Identity
+from libs.pipeline.customers import PROVISIONAL_PREFIX as PROVISIONAL_PREFIX
 
-PROVISIONAL_PREFIX = "prov:"
 # 96 bits: a collision between two anonymous visitors is never going to happen
 # at any plausible traffic, and the id stays short in every record that holds it.
 _PROVISIONAL_DIGEST_BYTES = 12

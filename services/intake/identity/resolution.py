@@ -47,13 +47,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from libs.contract.interaction import InteractionEvent
-from services.identity.domain.identifiers import (
+from services.intake.identity.identifiers import (
     customer_key,
     identifier_keys,
     kind_of,
     provisional_customer_id,
 )
-from services.identity.domain.records import LinkRecord, needs_refresh, utc_seconds
+from services.intake.identity.records import LinkRecord, needs_refresh, utc_seconds
 
 IDENTIFY = "identify"
 

@@ -22,7 +22,7 @@ from typing import Any, Self
 import orjson
 from pydantic import TypeAdapter
 
-from services.identity.domain.identifiers import IdentifierKind, customer_key, kind_of
+from services.intake.identity.identifiers import IdentifierKind, customer_key, kind_of
 
 # Bounds and lifetimes (see docs/identity.md).
 MAX_IDENTIFIERS_PER_CUSTOMER = 32

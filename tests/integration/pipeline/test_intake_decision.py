@@ -1,4 +1,5 @@
-"""intake → identity → context on a real broker, each service its own process."""
+"""intake (validation, identity) → decision (context, decision) on a real broker,
+each stage its own process."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 from libs.common.kafka import create_producer
 from libs.common.lag import stage_lags
 from libs.common.settings import CommonSettings
-from libs.common.topics import TopicNames
+from libs.common.topics import CHANNELS, TopicNames
 from services.cli.stack import Stack
 from tests.support.events import in_the_future, interaction
+from tests.support.journey import duplicates_dropped
 from tests.support.kafka_io import Consumed, consume_until, event_bytes, produce, wait_for
 
 pytestmark = pytest.mark.integration
@@ -86,7 +88,7 @@ async def test_bad_records_are_dead_lettered_with_their_offset_while_good_ones_f
     }
 
     def done(seen: list[Consumed]) -> bool:
-        forwarded = [r for r in seen if r.topic == names.contextualized]
+        forwarded = [r for r in seen if r.topic == names.resolved]
         dead = [
             r
             for r in seen
@@ -100,7 +102,7 @@ async def test_bad_records_are_dead_lettered_with_their_offset_while_good_ones_f
             and len(dead) == 5
         )
 
-    seen = await consume_until(pipeline_settings, [names.contextualized, names.dlq], done)
+    seen = await consume_until(pipeline_settings, [names.resolved, names.dlq], done)
     letters = [r.json() for r in seen if r.topic == names.dlq]
     got = {
         letter["source"]["offset"]: letter["error"]["code"]
@@ -115,7 +117,7 @@ async def test_bad_records_are_dead_lettered_with_their_offset_while_good_ones_f
     )
     flowed = [
         e
-        for e in _event_ids([r for r in seen if r.topic == names.contextualized])
+        for e in _event_ids([r for r in seen if r.topic == names.resolved])
         if e in {g["event_id"] for g in good}
     ]
     assert flowed == [g["event_id"] for g in good]
@@ -139,8 +141,7 @@ async def test_a_repeated_event_id_is_processed_once(
         pipeline_settings, [names.resolved], lambda seen: marker["event_id"] in _event_ids(seen)
     )
     assert _event_ids(seen).count(event["event_id"]) == 1
-    metrics = httpx.get(f"{pipeline.url('identity')}/metrics").text
-    assert 'concierge_identity_events_total{outcome="duplicate"}' in metrics
+    assert duplicates_dropped(pipeline) >= 1
 
 
 async def test_one_journey_across_four_channels_and_identifiers_ends_in_one_context(
@@ -192,7 +193,7 @@ async def test_one_journey_across_four_channels_and_identifiers_ends_in_one_cont
     )
     last = journey[-1][1]["event_id"]
     seen = await consume_until(
-        pipeline_settings, [names.contextualized], lambda seen: last in _event_ids(seen)
+        pipeline_settings, [names.resolved], lambda seen: last in _event_ids(seen)
     )
     # Everything after the login resolves to the customer, whatever identifier it carried.
     by_event = {
@@ -203,7 +204,7 @@ async def test_one_journey_across_four_channels_and_identifiers_ends_in_one_cont
     assert [by_event[event["event_id"]] for _, event in journey[1:]] == [customer] * 4
 
     def context() -> dict[str, object] | None:
-        response = httpx.get(f"{pipeline.url('context')}/v1/customers/{customer}/context")
+        response = httpx.get(f"{pipeline.url('decision')}/v1/customers/{customer}/context")
         body: dict[str, object] = response.json()
         interactions = body.get("recent_interactions", [])
         return (
@@ -224,7 +225,7 @@ async def test_one_journey_across_four_channels_and_identifiers_ends_in_one_cont
         ("store", "store_visit"),
     ]
     assert (
-        httpx.get(f"{pipeline.url('context')}/v1/customers/nobody-{customer}/context").status_code
+        httpx.get(f"{pipeline.url('decision')}/v1/customers/nobody-{customer}/context").status_code
         == 404
     )
 
@@ -242,12 +243,18 @@ async def test_no_raw_phone_or_email_in_any_output_topic_or_log_line(
             (names.interactions("phone"), None, event_bytes(bad)),
         ],
     )
-    outputs = [names.validated, names.resolved, names.contextualized, names.dlq]
+    outputs = [names.resolved, names.dlq, names.suppressions]
+    outputs += [names.actions(channel) for channel in CHANNELS]
+    # Intake's table changelogs hold identifiers too: hashed, never raw.
+    outputs += [
+        names.changelog("intake", table)
+        for table in ("identifier-links", "customer-identifiers", "seen-event-ids")
+    ]
     seen = await consume_until(
         pipeline_settings,
         outputs,
         lambda seen: (
-            good["event_id"] in _event_ids([r for r in seen if r.topic == names.contextualized])
+            good["event_id"] in _event_ids([r for r in seen if r.topic == names.resolved])
             and any(
                 r.topic == names.dlq
                 and bad["event_id"].encode() in base64.b64decode(r.json()["original"] or "")
@@ -262,7 +269,7 @@ async def test_no_raw_phone_or_email_in_any_output_topic_or_log_line(
             decoded += base64.b64decode(record.json()["original"])
         for secret in (RAW_PHONE.encode(), RAW_EMAIL.encode(), RAW_EMAIL.lower().encode()):
             assert secret not in decoded, f"raw PII on {record.topic}"
-    for name in ("intake", "identity", "context"):
+    for name in ("intake", "decision"):
         log = pipeline.log_path(name).read_text()
         assert RAW_PHONE not in log
         assert RAW_EMAIL.lower() not in log.lower()
@@ -274,7 +281,7 @@ async def test_erasure_forgets_the_customer_and_old_identifiers_start_from_nothi
     customer, cookie = f"C-{uuid.uuid4().hex[:8]}", f"cookie-{uuid.uuid4().hex}"
     login = interaction("identify", "web", {"anonymous_id": cookie, "customer_id": customer})
     await produce(pipeline_settings, [(names.interactions("web"), None, event_bytes(login))])
-    context_url = f"{pipeline.url('context')}/v1/customers/{customer}/context"
+    context_url = f"{pipeline.url('decision')}/v1/customers/{customer}/context"
     await wait_for(lambda: httpx.get(context_url).status_code == 200, what="context exists")
 
     erasure = {
@@ -292,15 +299,25 @@ async def test_erasure_forgets_the_customer_and_old_identifiers_start_from_nothi
     await produce(pipeline_settings, [(names.interactions("web"), None, event_bytes(again))])
     seen = await consume_until(
         pipeline_settings,
-        [names.contextualized],
+        [names.resolved],
         lambda seen: again["event_id"] in _event_ids(seen),
     )
     record = next(
         r.json() for r in seen if r.json().get("event", {}).get("event_id") == again["event_id"]
     )
     assert record["customer_id"] != customer
-    assert record["context"]["provisional"] is True
-    assert sum(len(v) for v in record["context"]["recent"].values()) == 1
+    assert record["provisional"] is True
+    fresh_url = f"{pipeline.url('decision')}/v1/customers/{record['customer_id']}/context"
+
+    def fresh_context() -> dict[str, object] | None:
+        response = httpx.get(fresh_url)
+        return response.json() if response.status_code == 200 else None
+
+    fresh = await wait_for(fresh_context, what="the new provisional context")
+    assert fresh["provisional"] is True
+    interactions = fresh["recent_interactions"]
+    assert isinstance(interactions, list)
+    assert len(interactions) == 1
 
 
 async def test_events_published_in_transactions_flow_and_aborted_ones_never_do(
@@ -344,7 +361,7 @@ async def test_events_published_in_transactions_flow_and_aborted_ones_never_do(
 
     seen = await consume_until(
         pipeline_settings,
-        [names.contextualized],
+        [names.resolved],
         lambda seen: wanted <= set(_event_ids(seen)),
     )
     flowed = [e for e in _event_ids(seen) if e in wanted | {aborted["event_id"]}]

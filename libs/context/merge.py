@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from services.context.domain.bounded import (
+from libs.context.bounded import (
     add_purchases,
     merge_carts,
     merge_complaints,
@@ -24,7 +24,7 @@ from services.context.domain.bounded import (
     merge_resolutions,
     merge_signals,
 )
-from services.context.domain.model import (
+from libs.context.model import (
     ANONYMOUS_TTL,
     MAX_MERGED_SOURCES,
     MAX_PROCESSED_EVENT_IDS,

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from libs.contract.interaction import InteractionEvent
-from services.identity.domain.records import (
+from services.intake.identity.records import (
     IdentifierSet,
     LinkRecord,
     needs_refresh,
     utc_seconds,
 )
-from services.identity.domain.resolution import Resolution, resolve
+from services.intake.identity.resolution import Resolution, resolve
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from libs.contract.interaction import InteractionEvent
-from services.context.domain.bounded import (
+from libs.context.bounded import (
     add_purchases,
     add_signal,
     add_to_cart,
@@ -37,7 +36,7 @@ from services.context.domain.bounded import (
     remember_resolution,
     remove_from_cart,
 )
-from services.context.domain.model import (
+from libs.context.model import (
     CONSENT_PURPOSES,
     CONTACT_CHANNELS,
     HELP_LOOP_VIEWS,
@@ -57,6 +56,7 @@ from services.context.domain.model import (
     Session,
     evolve,
 )
+from libs.contract.interaction import InteractionEvent
 
 Reducer = Callable[[CustomerContext, InteractionEvent, datetime], CustomerContext]
 

@@ -1,0 +1,119 @@
+"""The service-layer side of a batch stage: records in, outputs out, tables as mappings.
+
+A stage's handler is plain code over these types and never sees Faust: the
+adapter (``libs/common/batch_stage.py``) hands it each record of a fetched
+batch in offset order, with a view of the stage's tables for the record's
+partition, and sends the outputs it returns. Unit tests drive the same handler
+with ``DictTable``s.
+
+A record's table writes are staged while the handler runs (``RecordTables``)
+and kept only if it returns: a handler that raises on a record (a bug) leaves
+no half-applied state behind, and the adapter dead-letters that record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+
+class InputRecord(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    # The record's Kafka timestamp, in seconds.
+    timestamp: float
+    key: bytes | None
+    value: bytes | None
+
+
+class Output(NamedTuple):
+    """A record to produce; ``partition`` None lets the key choose, as Kafka's
+    default partitioner does."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+
+
+class TableView(Protocol):
+    """One table of the stage, as one record sees it (its own writes included)."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class RecordHandler(Protocol):
+    """A stage's logic for one input record. Called for each record of a batch in
+    offset order; returns what to produce. It may keep decoded caches and
+    per-partition memory of its own, but writes durable state only through
+    ``tables``."""
+
+    def handle(
+        self, record: InputRecord, tables: Mapping[str, TableView], now: datetime
+    ) -> Sequence[Output]: ...
+
+
+class DictTable:
+    """A table held in a dict: the tables of unit tests, and of nothing else."""
+
+    def __init__(self, data: MutableMapping[str, bytes] | None = None) -> None:
+        self.data: MutableMapping[str, bytes] = {} if data is None else data
+
+    def get(self, key: str) -> bytes | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class StagedTable:
+    """Writes of one record over a table, kept apart until the record succeeds.
+
+    ``writes`` maps a key to its new value, or to None for a delete."""
+
+    __slots__ = ("_base", "writes")
+
+    def __init__(self, base: TableView) -> None:
+        self._base = base
+        self.writes: dict[str, bytes | None] = {}
+
+    def get(self, key: str) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self._base.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self.writes[key] = value
+
+    def delete(self, key: str) -> None:
+        self.writes[key] = None
+
+
+def staged(tables: Mapping[str, TableView]) -> dict[str, StagedTable]:
+    return {name: StagedTable(table) for name, table in tables.items()}
+
+
+def apply_staged(tables: Mapping[str, TableView], staged_tables: Mapping[str, StagedTable]) -> None:
+    """Keep a record's staged writes: it was handled without an error."""
+    for name, table in staged_tables.items():
+        target = tables[name]
+        for key, value in table.writes.items():
+            if value is None:
+                target.delete(key)
+            else:
+                target.put(key, value)

@@ -1,0 +1,647 @@
+"""Batch at a time on Faust's consumer: the one module that leans on Faust internals.
+
+Faust's per-record agent path costs 0.5-1.2 ms of CPU per record per hop
+(asyncio scheduling per record, tiny produce requests, its send path), so a
+stage's hot topics skip it. Faust stays the container: the app, group
+membership and the assignor, RocksDB tables with changelogs, recovery,
+standbys, offset commits, timers and the web server. Only the step where its
+consumer hands fetched records to streams is replaced, for the topics a
+``BatchStage`` owns:
+
+1. ``BatchConsumer.getmany`` takes each fetched batch of one partition and
+   gives it to the stage, which runs the pure ``RecordHandler`` per record in
+   offset order. A record's table writes are staged; they join the stage's
+   *pending* writes only if the handler returns (else the record is
+   dead-lettered). Reads go through pending writes, so the next record of the
+   same customer, in this batch or the next, sees them.
+2. The batch's outputs are produced at once, without awaiting each.
+3. A flusher, in batch order and overlapping the next fetches, waits until the
+   outputs are delivered, then writes the batch's table changes to RocksDB
+   (one write batch per table partition) and produces their changelog records;
+   once those are delivered it records the changelog's persisted offset and
+   makes the batch's next offset committable. Faust's commit timer commits it.
+
+So nothing is committed before what it produced is in Kafka, and table state
+is never ahead of the outputs it records: a crash at any point redelivers the
+uncommitted records, which are handled again idempotently (stages dedupe by
+event id and decision id; docs/reliability.md). A rebalance waits, in Faust's
+own ``wait_empty``, until every batch in flight is flushed.
+
+Faust's internals used here, pinned by the exact faust-streaming version:
+``Consumer.getmany/_wait_next_records/_new_offset/_acked/_committed_offset``,
+``Store._db_for_partition`` and ``set_persisted_offset``, the assignor's
+``_global_table_standby_assignments`` hook. tests/integration/common/
+test_batch_stage.py checks them against a real broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import aiokafka
+import faust
+import rocksdict
+from faust.assignor import PartitionAssignor
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
+from faust.types import TP
+from mode.utils.futures import notify
+from prometheus_client import Counter, Histogram
+
+from libs.common.batch import (
+    InputRecord,
+    Output,
+    RecordHandler,
+    TableView,
+    apply_staged,
+    staged,
+)
+from libs.common.faust_app import (
+    IdempotentProducer,
+    Telemetry,
+    bootstrap_servers,
+    faust_ready,
+)
+from libs.common.guard import LetterBuilder, exit_for_redelivery, exit_for_restart, raw_letter
+from libs.common.kafka import holds_records
+from libs.common.logging import get_logger
+from libs.common.stall import Sample, StallDetector
+from libs.contract.codec import to_json_bytes
+from libs.contract.dlq import SourceRef
+
+STALL_CHECK_SECONDS = 5.0
+# Batches whose outputs or changelogs are not yet delivered; past this the
+# fetching waits (memory stays bounded when the broker slows down).
+MAX_BATCHES_IN_FLIGHT = 16
+# Where batch_stage() leaves the stages of an app for its consumer.
+STAGES_ATTRIBUTE = "_concierge_batch_stages"
+TakeOver = Callable[[str, int, float], Awaitable[None]]
+Job = Callable[[Mapping[str, TableView]], Sequence[Output]]
+_MISSING = object()
+
+
+class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
+    """Reads committed records only. A channel system may publish in
+    transactions: an event of an aborted one never happened and must not be
+    acted on. Faust reads committed only in exactly-once mode, which is not
+    used (design.md). Concierge's own producers use no transactions."""
+
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # What AIOKafkaConsumer(isolation_level="read_committed") keeps; read at start().
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+
+class BatchConsumer(Consumer):
+    """Faust's aiokafka consumer, handing the topics of batch stages a batch at a time."""
+
+    @property
+    def batch_stages(self) -> dict[str, BatchStage]:
+        stages: dict[str, BatchStage] = self.app.__dict__.get(STAGES_ATTRIBUTE, {})
+        return stages
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _stage_of(self, tp: TP) -> BatchStage | None:
+        return self.batch_stages.get(tp.topic)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
+        if not self.batch_stages:
+            async for item in super().getmany(timeout):
+                yield item
+            return
+        records, active = await self._wait_next_records(timeout)
+        generation = self.app.consumer_generation_id
+        if records is None or self.should_stop:
+            return
+        if not self.flow_active:
+            with contextlib.suppress(Exception):
+                await self.perform_seek()
+            return
+        others: list[tuple[TP, Any]] = []
+        for tp, batch in records.items():
+            if not self.flow_active or self.app.consumer_generation_id != generation:
+                return  # a rebalance began: the new owner reads these again
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                continue
+            stage = self._stage_of(tp)
+            if stage is None:
+                others.extend((tp, record) for record in batch)
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            await stage.handle_batch(tp, batch, generation)
+        for stage in set(self.batch_stages.values()):
+            await stage.run_jobs()
+        for tp, record in others:
+            yield tp, self._to_message(tp, record)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        stage = self._stage_of(tp)
+        if stage is None:
+            return super()._new_offset(tp)
+        return stage.committable.get(tp)
+
+    def mark_committable(self, tp: TP) -> None:
+        # Faust's commit walks the partitions it holds acks for.
+        self._acked[tp]
+
+    async def wait_empty(self) -> None:
+        # A rebalance or a stop: every batch in flight is flushed first, so that
+        # the final commit covers it and the table state matches the outputs.
+        for stage in set(self.batch_stages.values()):
+            await stage.drain()
+        await super().wait_empty()
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        for stage in set(self.batch_stages.values()):
+            stage.forget_positions()
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def committed_offset(self, tp: TP) -> int | None:
+        """The group's offset for ``tp`` as of this worker's last seek or commit."""
+        offset = self._committed_offset.get(tp)
+        return None if offset is None else int(offset)
+
+    async def commit_past_empty(self, tp: TP, start: int, end: int) -> bool:
+        """Commit ``end`` for ``tp`` if the group's offset is still ``start`` and the
+        offsets between hold no record (the caller checked): a transactional
+        producer's trailing commit marker would otherwise hold the commit (and
+        the lag) one short for good."""
+        while await self.maybe_wait_for_commit_to_finish():
+            pass  # one commit at a time, as Faust's own commit() keeps it
+        self._commit_fut = asyncio.Future()
+        try:
+            if self.committed_offset(tp) != start or tp not in self.assignment():
+                return False
+            return bool(await self._commit_offsets({tp: end}))
+        finally:
+            done, self._commit_fut = self._commit_fut, None
+            notify(done)
+
+
+class BatchTransport(Transport):
+    """Faust's aiokafka transport: idempotent producer, batch-capable consumer."""
+
+    Producer = IdempotentProducer
+    Consumer = BatchConsumer
+
+
+class SingleWriterAssignor(PartitionAssignor):
+    """Every active partition of the group goes to one member; the others are hot
+    standbys. For a stage whose tables have one partition (identity: one writer
+    over every identifier link) but whose inputs have many: a second worker
+    must not handle input records against tables it does not own.
+
+    The writer stays where it was (the member whose previous assignment had
+    active partitions), so that a standby joining does not move it; a new group
+    picks the member that would own the first table's partition 0."""
+
+    _writers_before: frozenset[str] = frozenset()
+
+    def _perform_assignment(self, cluster: Any, member_metadata: Any) -> Any:
+        self._writers_before = frozenset(
+            member
+            for member, metadata in member_metadata.items()
+            if any(self._get_client_metadata(metadata).assignment.actives.values())
+        )
+        return super()._perform_assignment(cluster, member_metadata)
+
+    def _global_table_standby_assignments(self, assignments: Any, partitions_by_topic: Any) -> Any:
+        assignments = super()._global_table_standby_assignments(assignments, partitions_by_topic)
+        if len(assignments) < 2:
+            return assignments
+        changelogs = sorted(self._table_manager.changelog_topics)
+
+        def owns_writer(member: str) -> tuple[bool, bool, int, str]:
+            actives = assignments[member].actives
+            owns_first = any(0 in actives.get(topic, ()) for topic in changelogs[:1])
+            count = sum(map(len, actives.values()))
+            return (member in self._writers_before, owns_first, count, member)
+
+        writer = max(assignments, key=owns_writer)
+        merged: dict[str, set[int]] = {}
+        for assignment in assignments.values():
+            for topic, partitions in assignment.actives.items():
+                merged.setdefault(topic, set()).update(partitions)
+        for member, assignment in assignments.items():
+            if member == writer:
+                assignment.actives = {t: sorted(p) for t, p in merged.items()}
+                assignment.standbys = {}
+            else:
+                # Standby of every table partition the writer owns.
+                assignment.actives = {}
+                assignment.standbys = {
+                    topic: sorted(partitions)
+                    for topic, partitions in merged.items()
+                    if topic in self._table_manager.changelog_topics
+                }
+        return assignments
+
+
+class _Flush(NamedTuple):
+    """One handled batch (or job) waiting to be flushed."""
+
+    tp: TP | None  # None for a job
+    next_offset: int
+    sends: list[asyncio.Future[Any]]
+    writes: dict[tuple[str, int], dict[str, bytes | None]]
+    done: asyncio.Future[None] | None
+
+
+class _PendingView:
+    """A table partition as the handler sees it: pending writes over RocksDB."""
+
+    __slots__ = ("_pending", "_read", "_writes")
+
+    def __init__(
+        self,
+        pending: dict[str, bytes | None],
+        read: Callable[[str], bytes | None],
+        writes: dict[str, bytes | None],
+    ) -> None:
+        self._pending = pending
+        self._read = read
+        self._writes = writes
+
+    def get(self, key: str) -> bytes | None:
+        value = self._pending.get(key, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        return self._read(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self._pending[key] = value
+        self._writes[key] = value
+
+    def delete(self, key: str) -> None:
+        self._pending[key] = None
+        self._writes[key] = None
+
+
+@dataclass(eq=False)  # one per topic set: hashed by identity
+class BatchStage:
+    """The topics of one stage, drained a batch at a time (see the module docstring)."""
+
+    app: faust.App
+    name: str
+    topics: frozenset[str]
+    tables: Mapping[str, Any]
+    handler: RecordHandler
+    telemetry: Telemetry
+    dlq_topic: str
+    letter_for: LetterBuilder
+    dlq_key: Callable[[bytes | None], bytes | None]
+    table_partition: Callable[[int], int]
+    on_take_over: TakeOver | None
+    records_counter: Counter
+    batch_sizes: Histogram
+    # (table, table partition) -> key -> value written but not yet in RocksDB.
+    pending: dict[tuple[str, int], dict[str, bytes | None]] = field(default_factory=dict)
+    committable: dict[TP, int] = field(default_factory=dict)
+    _next: dict[TP, int] = field(default_factory=dict)
+    _taken_over: dict[TP, int] = field(default_factory=dict)
+    _in_flight: deque[_Flush] = field(default_factory=deque)
+    _flushed: asyncio.Event | None = None
+    _wake: asyncio.Event | None = None
+    _flusher: asyncio.Task[None] | None = None
+    _jobs: list[tuple[int, Job, asyncio.Future[None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.log = get_logger(f"concierge.{self.name}")
+
+    # -- the drain loop's side ------------------------------------------------
+
+    def forget_positions(self) -> None:
+        """A new assignment: reading of every partition restarts at its committed offset."""
+        self._next.clear()
+
+    async def handle_batch(self, tp: TP, records: Sequence[Any], generation: int) -> None:
+        expected = self._next.get(tp)
+        todo = [r for r in records if expected is None or r.offset >= expected]
+        if not todo:
+            return
+        if self.on_take_over is not None and self._taken_over.get(tp) != generation:
+            try:
+                # Reading starts at the committed offset: the first record is the
+                # oldest one that may have been handled before.
+                await self.on_take_over(tp.topic, tp.partition, (todo[0].timestamp or 0) / 1000)
+            except Exception as error:
+                exit_for_redelivery(self.log, error, partition=f"{tp.topic}[{tp.partition}]")
+            self._taken_over[tp] = generation
+        table_partition = self.table_partition(tp.partition)
+        writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
+        views = self._views(table_partition, writes)
+        outputs: list[Output] = []
+        now = datetime.now(UTC)
+        for record in todo:
+            outputs.extend(
+                self._handle_one(
+                    InputRecord(
+                        tp.topic,
+                        tp.partition,
+                        record.offset,
+                        (record.timestamp or 0) / 1000,
+                        record.key,
+                        record.value,
+                    ),
+                    views,
+                    now,
+                )
+            )
+        self.records_counter.inc(len(todo))
+        self.batch_sizes.observe(len(todo))
+        self._next[tp] = todo[-1].offset + 1
+        await self._queue(_Flush(tp, todo[-1].offset + 1, await self._send(outputs), writes, None))
+
+    def _handle_one(
+        self, record: InputRecord, views: Mapping[str, TableView], now: datetime
+    ) -> Sequence[Output]:
+        record_tables = staged(views)
+        try:
+            outputs = self.handler.handle(record, record_tables, now)
+        except Exception as error:
+            # A bug on this record: dead-lettered with its source, and the stream goes on.
+            self.telemetry.failures.labels(type(error).__name__).inc()
+            source = SourceRef(topic=record.topic, partition=record.partition, offset=record.offset)
+            self.log.exception("handler_failed_dead_lettered", source=source.model_dump())
+            letter = self.letter_for(
+                record.value, source, f"{self.name} failed on this record ({type(error).__name__})"
+            )
+            return [Output(self.dlq_topic, self.dlq_key(record.key), to_json_bytes(letter))]
+        apply_staged(views, record_tables)
+        return outputs
+
+    def _views(
+        self, partition: int, writes: dict[tuple[str, int], dict[str, bytes | None]]
+    ) -> dict[str, TableView]:
+        views: dict[str, TableView] = {}
+        for name, table in self.tables.items():
+            slot = (name, partition)
+            views[name] = _PendingView(
+                self.pending.setdefault(slot, {}),
+                _store_reader(table, partition),
+                writes.setdefault(slot, {}),
+            )
+        return views
+
+    async def _send(self, outputs: Iterable[Output]) -> list[asyncio.Future[Any]]:
+        producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        sends = []
+        for output in outputs:
+            sends.append(
+                await producer.send(
+                    output.topic, output.value, key=output.key, partition=output.partition
+                )
+            )
+        return sends
+
+    async def _queue(self, flush: _Flush) -> None:
+        self._in_flight.append(flush)
+        self._ensure_flusher()
+        assert self._wake is not None
+        self._wake.set()
+        while len(self._in_flight) > MAX_BATCHES_IN_FLIGHT:
+            await self._wait_flushed()
+
+    async def run_job(self, partition: int, job: Job) -> None:
+        """Run ``job`` over the tables of ``partition`` between two batches (only the
+        drain loop changes tables), and return once its writes are flushed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._jobs.append((partition, job, done))
+        await done
+
+    async def run_jobs(self) -> None:
+        jobs, self._jobs = self._jobs, []
+        for partition, job, done in jobs:
+            writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
+            views = self._views(partition, writes)
+            record_tables = staged(views)
+            try:
+                outputs = job(record_tables)
+            except Exception as error:
+                self.log.exception("job_failed")
+                done.set_exception(error)
+                continue
+            apply_staged(views, record_tables)
+            await self._queue(_Flush(None, 0, await self._send(outputs), writes, done))
+
+    # -- the flusher's side ---------------------------------------------------
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._wake = asyncio.Event()
+            self._flushed = asyncio.Event()
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
+
+    async def _wait_flushed(self) -> None:
+        assert self._flushed is not None
+        self._flushed.clear()
+        await self._flushed.wait()
+
+    async def drain(self) -> None:
+        """Wait until every batch handled so far is flushed."""
+        while self._in_flight:
+            self._ensure_flusher()
+            await self._wait_flushed()
+
+    async def _flush_forever(self) -> None:
+        assert self._wake is not None
+        assert self._flushed is not None
+        while True:
+            if not self._in_flight:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            flush = self._in_flight[0]
+            try:
+                await self._flush(flush)
+            except Exception as error:
+                # Not delivered after the client's retries: nothing of this batch
+                # or later may be committed or stored.
+                exit_for_redelivery(self.log, error)
+            self._in_flight.popleft()
+            if flush.done is not None and not flush.done.done():
+                flush.done.set_result(None)
+            self._flushed.set()
+
+    async def _flush(self, flush: _Flush) -> None:
+        if flush.sends:
+            await asyncio.gather(*flush.sends)
+        changelog_sends: list[tuple[Any, int, asyncio.Future[Any]]] = []
+        producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        for (name, partition), writes in flush.writes.items():
+            if not writes:
+                continue
+            table = self.tables[name]
+            batch = rocksdict.WriteBatch(raw_mode=True)
+            for key, value in writes.items():
+                if value is None:
+                    batch.delete(key.encode())
+                else:
+                    batch.put(key.encode(), value)
+            table.data._db_for_partition(partition).write(batch)
+            topic = table.changelog_topic.get_topic_name()
+            for key, value in writes.items():
+                future = await producer.send(topic, value, key=key.encode(), partition=partition)
+                changelog_sends.append((table, partition, future))
+            pending = self.pending.get((name, partition), {})
+            for key, value in writes.items():
+                # A later batch may have written the key again: keep its value.
+                if key in pending and pending[key] is value:
+                    del pending[key]
+        if changelog_sends:
+            await asyncio.gather(*(future for _, _, future in changelog_sends))
+            persisted: dict[tuple[int, Any], int] = {}
+            for table, partition, future in changelog_sends:
+                metadata = future.result()
+                slot = (partition, table)
+                persisted[slot] = max(persisted.get(slot, -1), metadata.offset)
+            for (partition, table), offset in persisted.items():
+                changelog_tp = TP(table.changelog_topic.get_topic_name(), partition)
+                table.data.set_persisted_offset(changelog_tp, offset)
+        if flush.tp is not None:
+            self.committable[flush.tp] = max(self.committable.get(flush.tp, 0), flush.next_offset)
+            consumer = self.app.consumer
+            if isinstance(consumer, BatchConsumer):
+                consumer.mark_committable(flush.tp)
+
+    # -- queries ---------------------------------------------------------------
+
+    def lookup(self, table: str, key: str) -> bytes | None:
+        """A key's value as the stage sees it now (pending writes first), for queries
+        answered by the worker that owns the key's partition."""
+        for (name, _), writes in self.pending.items():
+            if name == table and key in writes:
+                return writes[key]
+        value = self.tables[table].data._get(key.encode())
+        return None if value is None else bytes(value)
+
+
+def _store_reader(table: Any, partition: int) -> Callable[[str], bytes | None]:
+    store = table.data
+
+    def read(key: str) -> bytes | None:
+        value = store._db_for_partition(partition).get(key.encode())
+        return None if value is None else bytes(value)
+
+    return read
+
+
+def batch_stage(
+    app: faust.App,
+    *,
+    name: str,
+    topics: Sequence[str],
+    tables: Mapping[str, Any],
+    handler: RecordHandler,
+    telemetry: Telemetry,
+    dlq_topic: str,
+    letter_for: LetterBuilder = raw_letter,
+    dlq_key: Callable[[bytes | None], bytes | None] = lambda key: key,
+    table_partition: Callable[[int], int] | None = None,
+    on_take_over: TakeOver | None = None,
+    stall_after: float = 60.0,
+) -> BatchStage:
+    """Drain ``topics`` a batch at a time through ``handler`` (module docstring)."""
+    stage = BatchStage(
+        app=app,
+        name=name,
+        topics=frozenset(topics),
+        tables=tables,
+        handler=handler,
+        telemetry=telemetry,
+        dlq_topic=dlq_topic,
+        letter_for=letter_for,
+        dlq_key=dlq_key,
+        table_partition=table_partition or (lambda partition: partition),
+        on_take_over=on_take_over,
+        records_counter=Counter(
+            f"concierge_{telemetry.health.service}_input_records",
+            "Input records handled (a redelivered record counts again)",
+            registry=telemetry.registry,
+        ),
+        batch_sizes=Histogram(
+            f"concierge_{telemetry.health.service}_batch_records",
+            "Records per fetched batch of one partition",
+            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
+            registry=telemetry.registry,
+        ),
+    )
+    # Subscribed through Faust's conductor like an agent's topic; the consumer
+    # hands its records to the stage, never to a stream.
+    app.topics.add(app.topic(*topics))
+
+    # Read by BatchConsumer (the consumer is created later, when the worker starts).
+    registry: dict[str, BatchStage] = app.__dict__.setdefault(STAGES_ATTRIBUTE, {})
+    for topic in topics:
+        registry[topic] = stage
+
+    watch_stalls(app, stage.topics, stall_after, stage.log)
+    return stage
+
+
+def watch_stalls(
+    app: faust.App, source_topics: frozenset[str], stall_after: float, log: Any
+) -> None:
+    """Exit for a restart if a partition this worker owns stops being consumed
+    (libs/common/stall.py)."""
+    stalls: StallDetector[TP] = StallDetector(stall_after)
+
+    @app.timer(STALL_CHECK_SECONDS)  # type: ignore[untyped-decorator]
+    async def watch_for_stalled_partitions() -> None:
+        consumer = app.consumer
+        if stall_after <= 0 or not faust_ready(app) or not isinstance(consumer, BatchConsumer):
+            stalls.reset()
+            return
+        owned = [tp for tp in consumer.assignment() if tp.topic in source_topics]
+        try:
+            # Bounded: a check that waited out a broker outage would count the
+            # outage as time the partitions were not consumed.
+            async with asyncio.timeout(STALL_CHECK_SECONDS):
+                ends = await consumer.highwaters(*owned) if owned else {}
+        except Exception as error:  # the broker away: that is for the clients' retries
+            log.info("stall_check_skipped", error=repr(error))
+            stalls.reset()
+            return
+        samples = {}
+        for tp in owned:
+            committed = consumer.committed_offset(tp)
+            samples[tp] = Sample(
+                waiting=max(0, ends.get(tp, 0) - (committed or 0)), committed=committed
+            )
+        stalled = stalls.observe(time.monotonic(), samples)
+        for tp in list(stalled):
+            # Records waiting may be no records at all: a transactional producer's
+            # commit markers past the last record handled.
+            start, end = samples[tp].committed or 0, ends[tp]
+            try:
+                if await holds_records(bootstrap_servers(app), tp.topic, tp.partition, start, end):
+                    continue
+            except Exception as error:  # could not tell: look again at the next check
+                log.info("stall_check_skipped", error=repr(error))
+                stalls.reset()
+                return
+            if await consumer.commit_past_empty(tp, start, end):
+                log.info(
+                    "offsets_without_records_committed",
+                    partition=f"{tp.topic}[{tp.partition}]",
+                    first=start,
+                    last=end - 1,
+                )
+            stalled.remove(tp)
+        if stalled:
+            exit_for_restart(
+                log,
+                "partition_stalled_exiting",
+                partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in stalled),
+                waiting={f"{tp.topic}[{tp.partition}]": samples[tp].waiting for tp in stalled},
+                seconds=stall_after,
+            )

@@ -1,0 +1,343 @@
+"""Stage 2's service layer: context and decision for one resolved record at a time.
+
+For each record of ``concierge.internal.resolved`` (keyed by customer, in
+offset order) the handler applies the context reducers and decides in the
+same step, over two co-partitioned tables: ``customer-contexts`` and
+``contact-history``. It returns the actions (to ``actions.<channel>``) and
+suppressions (to ``suppressions``) to send, keyed by customer id; it never
+sends or awaits itself (``libs/common/batch.py``).
+
+The adapter writes the tables' state only once the batch's outputs are
+delivered, and reads through the pending writes, so a crash before that
+decides a redelivered event again rather than skip it as decided; outputs of
+such a decision that did reach Kafka are found by ``read_back`` when the
+partition is taken over and not sent twice (docs/reliability.md, failure
+mode 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import orjson
+from aiokafka.structs import TopicPartition
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from libs.common.batch import InputRecord, Output, TableView
+from libs.common.decoded_cache import DecodedCache
+from libs.common.kafka import records_since
+from libs.common.logging import bound_ids, get_logger
+from libs.common.topics import CHANNELS, TopicNames
+from libs.context import (
+    CustomerContext,
+    adopt_provisional,
+    apply_event,
+    is_expired,
+    merge_contexts,
+)
+from libs.contract.action import ActionEvent
+from libs.contract.codec import to_json_bytes
+from libs.contract.interaction import InteractionEvent
+from libs.contract.suppression import SuppressionEvent
+from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
+from services.decision.domain.catalogue import DecisionConfig
+from services.decision.domain.decide import decide
+from services.decision.domain.emissions import (
+    action_emission,
+    emissions_in,
+    suppression_emission,
+)
+from services.decision.domain.explain import Explanation
+from services.decision.domain.history import ContactHistory
+from services.decision.domain.rules.erasure import erasure_suppression
+
+log = get_logger("concierge.decision")
+
+CONTEXTS = "customer-contexts"
+HISTORIES = "contact-history"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CONTEXT_BYTES_BUCKETS = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+
+
+class DecisionHandler:
+    """``libs.common.batch.RecordHandler`` of stage 2."""
+
+    def __init__(
+        self,
+        config: DecisionConfig,
+        names: TopicNames,
+        *,
+        anonymous_ttl: timedelta,
+        bootstrap_servers: str = "",
+        read_back_seconds: float = 60.0,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._config = config
+        self._names = names
+        self._anonymous_ttl = anonymous_ttl
+        self._bootstrap_servers = bootstrap_servers
+        self._read_back_seconds = read_back_seconds
+        self._action_topics = {channel.value: names.actions(channel) for channel in CHANNELS}
+        self._output_topics = [names.actions(channel) for channel in CHANNELS] + [
+            names.suppressions
+        ]
+        # Per input partition: what was already sent for records this worker may
+        # get again. Filled by ``read_back`` when it takes the partition over;
+        # each key is used once.
+        self.sent_before: dict[int, set[str]] = {}
+        self._contexts: DecodedCache[CustomerContext] = DecodedCache(CustomerContext.from_bytes)
+        self._histories: DecodedCache[ContactHistory] = DecodedCache(ContactHistory.from_json)
+
+        registry = registry if registry is not None else CollectorRegistry()
+        self._records = Counter(
+            "concierge_context_records",
+            "Resolved records handled, by kind",
+            ["kind"],
+            registry=registry,
+        )
+        self._context_bytes = Histogram(
+            "concierge_context_bytes",
+            "Stored size of a context after an event",
+            buckets=CONTEXT_BYTES_BUCKETS,
+            registry=registry,
+        )
+        self._decisions = Counter(
+            "concierge_decision_decisions",
+            "Events decided, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self._actions_sent = Counter(
+            "concierge_decision_actions", "Actions emitted", ["channel", "kind"], registry=registry
+        )
+        self._suppressions_sent = Counter(
+            "concierge_decision_suppressions",
+            "Suppressions emitted",
+            ["reason", "state"],
+            registry=registry,
+        )
+        self._not_resent = Counter(
+            "concierge_decision_outputs_not_resent",
+            "Outputs of a redelivered decision found already in Kafka, so not sent again",
+            ["kind"],
+            registry=registry,
+        )
+        self._latency = Histogram(
+            "concierge_decision_event_to_decision_seconds",
+            "From intake receiving an event to its decision",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    # -- take-over -------------------------------------------------------------
+
+    async def read_back(self, topic: str, partition: int, first_timestamp: float) -> None:
+        """Outputs sent for this partition's records since (a margin before) its
+        first unfinished record was written: any output of a record handled
+        before but not committed was sent after that."""
+        since = first_timestamp - self._read_back_seconds
+        records = await records_since(
+            self._bootstrap_servers,
+            self._output_topics,
+            int(since * 1000),
+            keys_of=TopicPartition(topic, partition),
+        )
+        self.sent_before[partition] = emissions_in(record.value for record in records)
+        log.info("outputs_read_back", partition=f"{topic}[{partition}]", read=len(records))
+
+    def already_sent(self, partition: int, emission: str, kind: str) -> bool:
+        found = self.sent_before.get(partition)
+        if not found or emission not in found:
+            return False
+        found.discard(emission)
+        self._not_resent.labels(kind).inc()
+        log.info("output_already_sent", emission=emission)
+        return True
+
+    # -- state -----------------------------------------------------------------
+
+    def load_context(self, contexts: TableView, customer_id: str) -> CustomerContext | None:
+        raw = contexts.get(customer_id)
+        if raw is None:
+            self._contexts.forget(customer_id)
+            return None
+        return self._contexts.decode(customer_id, raw)
+
+    def _store_context(self, contexts: TableView, context: CustomerContext) -> None:
+        data = context.to_bytes()
+        self._context_bytes.observe(len(data))
+        contexts.put(context.customer_id, data)
+        self._contexts.remember(context.customer_id, data, context)
+
+    def load_history(self, histories: TableView, customer_id: str) -> ContactHistory:
+        raw = histories.get(customer_id)
+        if raw is None:
+            self._histories.forget(customer_id)
+            return ContactHistory.empty(customer_id)
+        return self._histories.decode(customer_id, raw)
+
+    def _store_history(self, histories: TableView, history: ContactHistory) -> None:
+        data = history.to_json()
+        histories.put(history.customer_id, data)
+        self._histories.remember(history.customer_id, data, history)
+
+    def _drop(self, tables: Mapping[str, TableView], customer_id: str) -> None:
+        tables[CONTEXTS].delete(customer_id)
+        tables[HISTORIES].delete(customer_id)
+        self._contexts.forget(customer_id)
+        self._histories.forget(customer_id)
+
+    # -- records ---------------------------------------------------------------
+
+    def handle(
+        self, record: InputRecord, tables: Mapping[str, TableView], now: datetime
+    ) -> Sequence[Output]:
+        resolved = decode_resolved(record.value or b"")
+        event_id = resolved.event.event_id if resolved.event else None
+        with bound_ids(customer_id=resolved.customer_id, event_id=event_id):
+            self._records.labels(resolved.kind).inc()
+            if resolved.kind == "event":
+                return self._on_event(resolved, record.partition, tables, now)
+            if resolved.kind == "merge_out":
+                return self._on_merge_out(resolved, tables)
+            if resolved.kind == "merge_in":
+                self._on_merge_in(resolved, tables)
+                return ()
+            if resolved.kind == "erasure":
+                return self._on_erasure(resolved, record.partition, tables, now)
+            if resolved.kind == "expire":
+                self._on_expire(resolved, tables, now)
+                return ()
+            raise ValueError(f"unknown resolved record kind {resolved.kind!r}")
+
+    def _on_event(
+        self,
+        record: ResolvedRecord,
+        partition: int,
+        tables: Mapping[str, TableView],
+        now: datetime,
+    ) -> list[Output]:
+        event = record.event
+        if event is None:
+            raise ValueError("an event record without its payload")
+        customer_id = record.customer_id
+        contexts = tables[CONTEXTS]
+        before = self.load_context(contexts, customer_id)
+        context = apply_event(before, event, customer_id, record.provisional, now)
+        if context is not before:
+            self._store_context(contexts, context)
+        # Decided even for an event the reducers saw already (a redelivery): its
+        # decision may not have been recorded; the history dedupes by event.
+        histories = tables[HISTORIES]
+        history = self.load_history(histories, customer_id)
+        policies = self._config.policies
+        result = decide(event, context, history, self._config.catalogue, policies, now)
+        outputs = self._outputs(result.actions, result.suppressions, customer_id, partition)
+        if result.history is not history:
+            self._store_history(histories, result.history)
+        self._observe_decision(event, result.explanation, result.suppressions, now)
+        return outputs
+
+    def _outputs(
+        self,
+        actions: Sequence[ActionEvent],
+        suppressions: Sequence[SuppressionEvent],
+        customer_id: str,
+        partition: int,
+    ) -> list[Output]:
+        key = customer_id.encode()
+        outputs: list[Output] = []
+        for action in actions:
+            if self.already_sent(partition, action_emission(action), "action"):
+                continue
+            outputs.append(Output(self._action_topics[action.channel], key, to_json_bytes(action)))
+            self._actions_sent.labels(action.channel, action.action.kind).inc()
+        for suppression in suppressions:
+            if self.already_sent(partition, suppression_emission(suppression), "suppression"):
+                continue
+            outputs.append(Output(self._names.suppressions, key, to_json_bytes(suppression)))
+            self._suppressions_sent.labels(suppression.reason, suppression.state).inc()
+        return outputs
+
+    def _observe_decision(
+        self,
+        event: InteractionEvent,
+        explanation: Explanation,
+        suppressions: Sequence[SuppressionEvent],
+        now: datetime,
+    ) -> None:
+        outcome = explanation.outcome
+        self._decisions.labels(outcome).inc()
+        if event.received_at is not None:
+            self._latency.observe(max(0.0, (now - event.received_at).total_seconds()))
+        with bound_ids(decision_id=explanation.decision_id):
+            log.info(
+                "decided",
+                outcome=outcome,
+                chosen=explanation.chosen,
+                suppressions=[s.reason for s in suppressions],
+            )
+
+    def _on_merge_out(
+        self, record: ResolvedRecord, tables: Mapping[str, TableView]
+    ) -> list[Output]:
+        source = self.load_context(tables[CONTEXTS], record.customer_id)
+        if source is None or record.merge_target is None:
+            return []
+        carry = ResolvedRecord(
+            kind="merge_in",
+            customer_id=record.merge_target,
+            merged_context=orjson.loads(source.to_bytes()),
+        )
+        # The delete is written only once the merge_in is delivered: after a
+        # crash in between, the redelivered merge_out finds the context and
+        # sends it again (merging is idempotent).
+        self._drop(tables, record.customer_id)
+        return [Output(self._names.resolved, record.merge_target.encode(), carry.to_bytes())]
+
+    def _on_merge_in(self, record: ResolvedRecord, tables: Mapping[str, TableView]) -> None:
+        if record.merged_context is None:
+            return
+        contexts = tables[CONTEXTS]
+        source = CustomerContext.from_bytes(orjson.dumps(record.merged_context))
+        target = self.load_context(contexts, record.customer_id)
+        merged = (
+            adopt_provisional(source, record.customer_id)
+            if target is None
+            else merge_contexts(target, source)
+        )
+        if merged is not target:
+            self._store_context(contexts, merged)
+
+    def _on_erasure(
+        self,
+        record: ResolvedRecord,
+        partition: int,
+        tables: Mapping[str, TableView],
+        now: datetime,
+    ) -> list[Output]:
+        if record.erasure is None:
+            raise ValueError("an erasure record without its request")
+        self._drop(tables, record.customer_id)
+        log.info("context_erased")
+        suppression = erasure_suppression(record.erasure, now)
+        if self.already_sent(partition, suppression_emission(suppression), "suppression"):
+            return []
+        self._suppressions_sent.labels(suppression.reason, suppression.state).inc()
+        log.info("history_erased")
+        return [
+            Output(
+                self._names.suppressions,
+                record.customer_id.encode(),
+                to_json_bytes(suppression),
+            )
+        ]
+
+    def _on_expire(
+        self, record: ResolvedRecord, tables: Mapping[str, TableView], now: datetime
+    ) -> None:
+        context = self.load_context(tables[CONTEXTS], record.customer_id)
+        # Re-checked here: an event may have arrived since the sweep asked.
+        if context is not None and is_expired(context, now, self._anonymous_ttl):
+            self._drop(tables, record.customer_id)

@@ -1,0 +1,242 @@
+"""The batch adapter (libs/common/batch_stage.py) on a real broker, with RocksDB tables.
+
+A small counting stage (tests/support/counting_stage.py) runs as its own
+process: per key it counts records in a table with a changelog and emits
+``key:count:offset:worker`` per record.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from libs.common.settings import CommonSettings
+from tests.conftest import REPO
+from tests.support.kafka_io import Seen, end_offsets, produce, read_all, wait_for
+from tests.support.stack import free_port
+
+pytestmark = pytest.mark.integration
+KEYS = [f"k{n}" for n in range(10)]
+
+
+class Worker:
+    def __init__(self, settings: CommonSettings, data_dir: Path, name: str, single: bool) -> None:
+        self.port = free_port()
+        self.name = name
+        env = dict(
+            os.environ,
+            COUNTING_BOOTSTRAP=settings.kafka_bootstrap_servers,
+            COUNTING_PREFIX=settings.topic_prefix,
+            COUNTING_PORT=str(self.port),
+            COUNTING_DATA_DIR=str(data_dir),
+            COUNTING_WORKER=name,
+            COUNTING_SINGLE_WRITER="1" if single else "0",
+        )
+        self.log = open(data_dir.parent / f"{name}-{uuid.uuid4().hex[:6]}.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.counting_stage"],
+            cwd=REPO,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def count(self, key: str) -> int | None:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{self.port}/counts/{key}", timeout=2)
+        except httpx.HTTPError:
+            return None
+        return answer.json()["count"] if answer.status_code == 200 else None
+
+    def answers(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/counts/k0", timeout=2).is_success
+        except httpx.HTTPError:
+            return False
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+        self.log.close()
+
+
+@pytest.fixture
+async def counting(kafka_settings: CommonSettings) -> CommonSettings:
+    prefix = kafka_settings.topic_prefix
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(f"{prefix}counting.in", 2, 1),
+                NewTopic(f"{prefix}counting.out", 2, 1),
+                NewTopic(f"{prefix}counting.dlq", 1, 1),
+                NewTopic(
+                    f"{prefix}concierge-counting-counts-changelog",
+                    2,
+                    1,
+                    topic_configs={"cleanup.policy": "compact"},
+                ),
+            ]
+        )
+    finally:
+        await admin.close()
+    return kafka_settings
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def outputs_by_key(records: list[Seen]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for record in records:
+        key, count, _offset, _worker = (record.value or b"").decode().split(":")
+        found.setdefault(key, []).append(int(count))
+    return found
+
+
+async def committed(settings: CommonSettings) -> dict[int, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(
+            f"{settings.topic_prefix}concierge-counting"
+        )
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if "counting.in" in tp.topic}
+
+
+async def test_batches_count_in_order_dead_letter_a_bug_and_commit_what_they_delivered(
+    counting: CommonSettings, workers: list[Worker], tmp_path: Path
+) -> None:
+    prefix = counting.topic_prefix
+    workers.append(Worker(counting, tmp_path / "w1", "w1", single=False))
+    records = [(f"{prefix}counting.in", key.encode(), b"x") for _ in range(30) for key in KEYS]
+    records.insert(150, (f"{prefix}counting.in", b"k3", b"boom"))
+    await produce(counting, records)
+
+    async def all_out() -> list[Seen]:
+        seen = await read_all(counting, [f"{prefix}counting.out"])
+        return seen if len(seen) >= 300 else []
+
+    out = await wait_for(all_out, timeout=90, what="300 outputs")
+    assert len(out) == 300  # nothing twice
+    # Each key's count went 1, 2, ... 30 in input order: the bug's staged write was dropped.
+    assert outputs_by_key(out) == {key: list(range(1, 31)) for key in KEYS}
+    letters = await read_all(counting, [f"{prefix}counting.dlq"])
+    assert len(letters) == 1
+    assert letters[0].json()["error"]["code"] == "internal_error"
+
+    ends = await end_offsets(counting, [f"{prefix}counting.in"])
+    wanted = {tp.partition: end for tp, end in ends.items()}
+
+    async def all_committed() -> bool:
+        return await committed(counting) == wanted
+
+    await wait_for(all_committed, timeout=30, what="offsets committed to the end")
+    assert workers[0].count("k3") == 30
+
+
+async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_changelog(
+    counting: CommonSettings, workers: list[Worker], tmp_path: Path
+) -> None:
+    prefix = counting.topic_prefix
+    first = Worker(counting, tmp_path / "first", "first", single=False)
+    workers.append(first)
+    await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS * 5])
+
+    async def fifty_out() -> list[Seen]:
+        seen = await read_all(counting, [f"{prefix}counting.out"])
+        return seen if len(seen) >= 50 else []
+
+    await wait_for(fifty_out, timeout=90, what="50 outputs")
+    ends = await end_offsets(counting, [f"{prefix}counting.in"])
+    wanted = {tp.partition: end for tp, end in ends.items()}
+
+    async def all_committed() -> bool:
+        return await committed(counting) == wanted
+
+    await wait_for(all_committed, timeout=30, what="offsets committed")
+    first.kill()
+
+    second = Worker(counting, tmp_path / "second", "second", single=False)  # empty data dir
+    workers.append(second)
+    await wait_for(lambda: second.count("k0") == 5, timeout=90, what="k0 recovered as 5")
+    await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
+
+    async def sixty_out() -> list[Seen]:
+        seen = await read_all(counting, [f"{prefix}counting.out"])
+        return seen if len(seen) >= 60 else []
+
+    out = await wait_for(sixty_out, timeout=90, what="60 outputs")
+    assert len(out) == 60
+    assert outputs_by_key(out) == {key: [1, 2, 3, 4, 5, 6] for key in KEYS}
+
+
+async def test_a_single_writer_stage_keeps_every_partition_on_one_worker(
+    counting: CommonSettings, workers: list[Worker], tmp_path: Path
+) -> None:
+    prefix = counting.topic_prefix
+    first = Worker(counting, tmp_path / "a", "a", single=True)
+    workers.append(first)
+    await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
+
+    async def out_count(n: int) -> list[Seen]:
+        seen = await read_all(counting, [f"{prefix}counting.out"])
+        return seen if len(seen) >= n else []
+
+    await wait_for(lambda: out_count(10), timeout=90, what="10 outputs")
+    second = Worker(counting, tmp_path / "b", "b", single=True)
+    workers.append(second)
+    # The second worker joins (a rebalance) and must get no partition to write.
+    await wait_for(second.answers, timeout=90, what="b's web up")
+    for round_number in range(3):
+        await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
+        out = await wait_for(
+            partial(out_count, 20 + 10 * round_number), timeout=90, what="outputs"
+        )
+    writers = {record.value.decode().split(":")[3] for record in out}
+    assert writers == {"a"}
+    assert outputs_by_key(out) == {key: [1, 2, 3, 4] for key in KEYS}
+    # The writer goes (once it committed what it counted: the counting handler is
+    # not idempotent): the standby takes every partition over and counts on.
+    ends = await end_offsets(counting, [f"{prefix}counting.in"])
+    wanted = {tp.partition: end for tp, end in ends.items()}
+
+    async def all_committed() -> bool:
+        return await committed(counting) == wanted
+
+    await wait_for(all_committed, timeout=30, what="offsets committed")
+    first.kill()
+    await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
+    out = await wait_for(lambda: out_count(50), timeout=120, what="outputs after failover")
+    assert outputs_by_key(out) == {key: [1, 2, 3, 4, 5] for key in KEYS}
+    fifth = [record.value.decode().split(":") for record in out]
+    assert {worker for _key, count, _offset, worker in fifth if count == "5"} == {"b"}
