@@ -16,9 +16,9 @@ consumer hands fetched records to streams is replaced, for the topics a
    same customer, in this batch or the next, sees them.
 2. The batch's outputs are produced at once, without awaiting each.
 3. A flusher, in batch order and overlapping the next fetches, waits until the
-   outputs are delivered, then writes the batch's table changes to RocksDB
-   (one write batch per table partition) and produces their changelog records;
-   once those are delivered it records the changelog's persisted offset and
+   outputs are delivered, then produces the batch's changelog records; once
+   those are delivered it writes the table changes to RocksDB (one write batch
+   per table partition, with the changelog offset recovery reads on from) and
    makes the batch's next offset committable. Faust's commit timer commits it.
 
 So nothing is committed before what it produced is in Kafka, and table state
@@ -129,10 +129,14 @@ class BatchConsumer(Consumer):
         others: list[tuple[TP, Any]] = []
         for tp, batch in records.items():
             if not self.flow_active or self.app.consumer_generation_id != generation:
-                return  # a rebalance began: the new owner reads these again
-            if active is not None and tp not in active and tp not in self._buffered_partitions:
-                continue
+                return  # a rebalance began: reading restarts at the committed offsets
             stage = self._stage_of(tp)
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                if stage is not None and batch:
+                    # Paused while the fetch was out (a recovery): read these again
+                    # later, or the next batch would commit past them.
+                    await self._seek(tp, batch[0].offset)
+                continue
             if stage is None:
                 others.extend((tp, record) for record in batch)
                 continue
@@ -473,40 +477,46 @@ class BatchStage:
             self._flushed.set()
 
     async def _flush(self, flush: _Flush) -> None:
+        """Outputs delivered -> changelog records delivered -> RocksDB written (with the
+        changelog offset it holds, in one write batch) -> offset committable.
+
+        The changelog goes before RocksDB: after a crash in between, recovery
+        replays it into RocksDB. The other way round, a redelivered record would
+        find its effect already in RocksDB, change nothing, and its changelog
+        record would never be written (a worker taking the partition over
+        would recover a stale value)."""
         if flush.sends:
             await asyncio.gather(*flush.sends)
-        changelog_sends: list[tuple[Any, int, asyncio.Future[Any]]] = []
         producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        changelog_sends: list[tuple[str, int, list[asyncio.Future[Any]]]] = []
         for (name, partition), writes in flush.writes.items():
             if not writes:
                 continue
-            table = self.tables[name]
+            topic = self.tables[name].changelog_topic.get_topic_name()
+            sends = [
+                await producer.send(topic, value, key=key.encode(), partition=partition)
+                for key, value in writes.items()
+            ]
+            changelog_sends.append((name, partition, sends))
+        for name, partition, sends in changelog_sends:
+            await asyncio.gather(*sends)
+            writes = flush.writes[(name, partition)]
+            store = self.tables[name].data
             batch = rocksdict.WriteBatch(raw_mode=True)
             for key, value in writes.items():
                 if value is None:
                     batch.delete(key.encode())
                 else:
                     batch.put(key.encode(), value)
-            table.data._db_for_partition(partition).write(batch)
-            topic = table.changelog_topic.get_topic_name()
-            for key, value in writes.items():
-                future = await producer.send(topic, value, key=key.encode(), partition=partition)
-                changelog_sends.append((table, partition, future))
+            # What Store.set_persisted_offset writes: recovery reads on from there.
+            last = max(send.result().offset for send in sends)
+            batch.put(store.offset_key, str(last).encode())
+            store._db_for_partition(partition).write(batch)
             pending = self.pending.get((name, partition), {})
             for key, value in writes.items():
                 # A later batch may have written the key again: keep its value.
                 if key in pending and pending[key] is value:
                     del pending[key]
-        if changelog_sends:
-            await asyncio.gather(*(future for _, _, future in changelog_sends))
-            persisted: dict[tuple[int, Any], int] = {}
-            for table, partition, future in changelog_sends:
-                metadata = future.result()
-                slot = (partition, table)
-                persisted[slot] = max(persisted.get(slot, -1), metadata.offset)
-            for (partition, table), offset in persisted.items():
-                changelog_tp = TP(table.changelog_topic.get_topic_name(), partition)
-                table.data.set_persisted_offset(changelog_tp, offset)
         if flush.tp is not None:
             self.committable[flush.tp] = max(self.committable.get(flush.tp, 0), flush.next_offset)
             consumer = self.app.consumer

@@ -47,6 +47,9 @@ def create_app(settings: IntakeSettings) -> faust.App:
         web_port=settings.http_port,
         data_dir=settings.data_dir,
         standby_replicas=settings.standby_replicas,
+        # Identity is one writer over single-partition tables, while the inputs
+        # have many partitions: a second worker waits as a hot standby.
+        single_writer=True,
     )
     telemetry = observe(app, "intake")
 

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 JOURNEYS = 360  # about 2,800 events
 RATE = 60.0  # events/s: the stack does ~250/s, so a restarted stage must catch up
-INTAKE = "concierge_intake_records_total"
+IDENTITY = "concierge_identity_events_total"
 DECISIONS = "concierge_decision_decisions_total"
 NOT_RESENT = "concierge_decision_outputs_not_resent_total"
 KILLS = (("intake", 0.25), ("decision", 0.6))
@@ -64,9 +64,9 @@ async def test_sigkilled_stages_lose_nothing_and_decide_nothing_twice(
             drained = await wait_drained(settings, timeout=120)
         print(f"drained {drained - began:.1f}s after the last event was sent")
         print(f"started again by the orchestrator (kills included): {restarts}")
-        intake = metric_total(stack, "intake", INTAKE, '"duplicate"')
+        intake = metric_total(stack, "intake", IDENTITY, '"redelivered"')
         decision = metric_total(stack, "decision", DECISIONS, '"duplicate"')
-        print(f"redelivered and dropped as repeats: intake {intake:.0f}, decision {decision:.0f}")
+        print(f"redelivered: intake resent {intake:.0f}, decision dropped {decision:.0f} as decided")
         not_resent = metric_total(stack, "decision", NOT_RESENT)
         print(f"outputs found already sent after the restart, not sent again: {not_resent:.0f}")
 

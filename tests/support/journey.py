@@ -16,9 +16,9 @@ from tests.support.events import interaction
 from tests.support.kafka_io import Consumed, consume_until, event_bytes, produce, wait_for
 
 _DECISIONS = re.compile(r"^concierge_decision_decisions_total\{[^}]*\} ([0-9.e+]+)$", re.M)
-# Intake drops a repeated event_id: any of its counters with outcome="duplicate".
+# Intake (its identity part) drops a repeated event_id and counts it.
 _DUPLICATES = re.compile(
-    r'^concierge_intake_\w+_total\{[^}]*outcome="duplicate"[^}]*\} ([0-9.e+]+)$', re.M
+    r'^concierge_identity_events_total\{[^}]*outcome="duplicate"[^}]*\} ([0-9.e+]+)$', re.M
 )
 
 
