@@ -201,10 +201,34 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     lines += [
         "",
         "Concierge's max sustainable throughput over the bare 1-hop relay's: "
-        f"{_ratio(document['ratio_to_one_hop_relay'])}; over the 4-hop relay chain's: "
+        f"{_ratio(document['ratio_to_one_hop_relay'])}; over the 2-hop relay chain's: "
         f"{_ratio(document['ratio_to_relay_chain'])}.",
         "Capacity (keeping up, latency aside), Concierge over the 1-hop relay: "
         f"{_ratio(document['capacity_ratio_to_one_hop_relay'])}; over the relay chain: "
         f"{_ratio(document['capacity_ratio_to_relay_chain'])}.",
     ]
+    drain = document.get("drain")
+    if drain:
+        lines += ["", "## Drain: a backlog waiting before the system starts", ""]
+        lines += _table(
+            ["system", "events", "drained in (s)", "events/s", "CPU µs per event, by process"],
+            [
+                [
+                    name,
+                    f"{result['events']:,}",
+                    f"{result['seconds']:.1f}",
+                    f"{result['events_per_s']:,.0f}",
+                    ", ".join(
+                        f"{process} {us:,.0f}"
+                        for process, us in sorted(result["cpu_us_per_event"].items())
+                    ),
+                ]
+                for name, result in drain.items()
+            ],
+        )
+        lines += [
+            "",
+            f"Concierge drained {_ratio(document.get('drain_ratio_to_relay_chain'))} "
+            "the relay chain's events/s.",
+        ]
     return "\n".join(lines) + "\n"
