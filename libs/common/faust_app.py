@@ -36,9 +36,9 @@ from libs.common.logging import get_logger
 from libs.common.settings import CommonSettings
 from libs.common.topics import ERASED_WITHIN_MS
 
-# Per RocksDB database (one per table partition). With 4 partitions: identity 3
-# tables x 1 partition, context 1 x 4, decision 2 x 4 = 15 databases, so
-# ~15 x (8 + 2 x 4) MiB = ~0.25 GiB worst case for the whole stack.
+# Per RocksDB database (one per table partition). With 4 partitions: intake 3
+# tables x 1 partition, decision 2 x 4 = 11 databases, so
+# ~11 x (8 + 2 x 4) MiB = ~0.2 GiB worst case for the whole stack.
 ROCKSDB_OPTIONS: Mapping[str, Any] = {
     "driver": "rocksdict",
     "block_cache_size": 8 * 1024 * 1024,

@@ -1,0 +1,105 @@
+"""CPU per event of each stage's handler alone: no broker, no Faust, dict tables.
+
+    .venv/bin/python -m bench.stage_bench [--events 20000] [--profile out.txt]
+
+Feeds the same simulator events as the drain benchmark through
+``IntakeHandler`` (stage 1) and what it resolves through ``DecisionHandler``
+(stage 2), each record staged and applied as the batch adapter does, and
+prints µs per input record per stage. Next to ``bench.drain_bench`` (the whole
+process per stage, Kafka and Faust included) it says how much of a stage's
+cost is its own logic and how much the adapter and clients around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from prometheus_client import CollectorRegistry
+
+from bench.e2e.payloads import step_plan
+from libs.common.batch import DictTable, InputRecord, Output, RecordHandler, apply_staged, staged
+from libs.common.topics import TopicNames
+from services.decision.domain.catalogue import load_config
+from services.decision.handler import CONTEXTS, HISTORIES, DecisionHandler
+from services.decision.settings import DecisionSettings
+from services.intake.handler import TABLES, IntakeHandler, IntakeMetrics
+from services.intake.routing import IntakeLimits
+from services.simulator.journeys import stamped
+
+NAMES = TopicNames("")
+
+
+def run_stage(
+    handler: RecordHandler, records: list[InputRecord], tables: Mapping[str, DictTable]
+) -> tuple[float, list[Output]]:
+    """Seconds of CPU for ``records``, and what they produced."""
+    outputs: list[Output] = []
+    now = datetime.now(UTC)
+    began = time.process_time()
+    for record in records:
+        record_tables = staged(tables)
+        outputs.extend(handler.handle(record, record_tables, now))
+        apply_staged(tables, record_tables)
+    return time.process_time() - began, outputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    planned = step_plan(500.0, args.events / 500.0, 2000, args.seed, 0)
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    inputs = [
+        InputRecord(
+            NAMES.interactions(item.channel),
+            0,
+            number,
+            0.0,
+            item.key,
+            orjson.dumps(stamped(item.event, start + timedelta(microseconds=number))),
+        )
+        for number, item in enumerate(planned)
+    ]
+    intake = IntakeHandler(
+        NAMES,
+        IntakeLimits(pii_key=b"bench-key"),
+        timedelta(days=30),
+        IntakeMetrics.create(CollectorRegistry()),
+    )
+    intake_seconds, resolved = run_stage(intake, inputs, {name: DictTable() for name in TABLES})
+    settings = DecisionSettings()
+    decision = DecisionHandler(
+        load_config(settings.catalogue_path, settings.policies_path),
+        NAMES,
+        anonymous_ttl=timedelta(days=30),
+        registry=CollectorRegistry(),
+    )
+    decision_inputs = [
+        InputRecord(output.topic, 0, number, 0.0, output.key, output.value)
+        for number, output in enumerate(resolved)
+    ]
+    decision_tables = {CONTEXTS: DictTable(), HISTORIES: DictTable()}
+    decision_seconds, outputs = run_stage(decision, decision_inputs, decision_tables)
+    contexts = decision_tables[CONTEXTS].data
+    histories = decision_tables[HISTORIES].data
+    print(f"{len(inputs):,} input records, {len(resolved):,} resolved, {len(outputs):,} outputs")
+    print(f"stage 1 handler (intake):   {1e6 * intake_seconds / len(inputs):7.1f} µs per record")
+    print(
+        f"stage 2 handler (decision): {1e6 * decision_seconds / len(decision_inputs):7.1f} µs "
+        "per record"
+    )
+    print(
+        f"bytes per customer: context {sum(map(len, contexts.values())) / len(contexts):,.0f}, "
+        f"contact history {sum(map(len, histories.values())) / max(1, len(histories)):,.0f} "
+        f"({len(contexts):,} customers)"
+    )
+
+
+if __name__ == "__main__":
+    main()
