@@ -1,6 +1,6 @@
 """CPU per event of each stage's handler alone: no broker, no Faust, dict tables.
 
-    .venv/bin/python -m bench.stage_bench [--events 20000] [--profile out.txt]
+    .venv/bin/python -m bench.stage_bench [--events 20000] > /dev/null
 
 Feeds the same simulator events as the drain benchmark through
 ``IntakeHandler`` (stage 1) and what it resolves through ``DecisionHandler``
@@ -13,6 +13,7 @@ cost is its own logic and how much the adapter and clients around it.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from bench.e2e.payloads import step_plan
 from libs.common.batch import DictTable, InputRecord, Output, RecordHandler, apply_staged, staged
+from libs.common.logging import configure_logging
 from libs.common.topics import TopicNames
 from services.decision.domain.catalogue import load_config
 from services.decision.handler import CONTEXTS, HISTORIES, DecisionHandler
@@ -47,11 +49,18 @@ def run_stage(
     return time.process_time() - began, outputs
 
 
+def report(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    # As the services run: INFO, JSON lines (each decision logs one) to stdout,
+    # which goes wherever the caller sends it; the figures go to stderr.
+    configure_logging("INFO", "json")
 
     planned = step_plan(500.0, args.events / 500.0, 2000, args.seed, 0)
     start = datetime.now(UTC) - timedelta(minutes=1)
@@ -68,7 +77,7 @@ def main() -> None:
     ]
     intake = IntakeHandler(
         NAMES,
-        IntakeLimits(pii_key=b"bench-key"),
+        IntakeLimits(pii_key=b"bench-only-pii-hashing-key"),
         timedelta(days=30),
         IntakeMetrics.create(CollectorRegistry()),
     )
@@ -88,13 +97,13 @@ def main() -> None:
     decision_seconds, outputs = run_stage(decision, decision_inputs, decision_tables)
     contexts = decision_tables[CONTEXTS].data
     histories = decision_tables[HISTORIES].data
-    print(f"{len(inputs):,} input records, {len(resolved):,} resolved, {len(outputs):,} outputs")
-    print(f"stage 1 handler (intake):   {1e6 * intake_seconds / len(inputs):7.1f} µs per record")
-    print(
+    report(f"{len(inputs):,} input records, {len(resolved):,} resolved, {len(outputs):,} outputs")
+    report(f"stage 1 handler (intake):   {1e6 * intake_seconds / len(inputs):7.1f} µs per record")
+    report(
         f"stage 2 handler (decision): {1e6 * decision_seconds / len(decision_inputs):7.1f} µs "
         "per record"
     )
-    print(
+    report(
         f"bytes per customer: context {sum(map(len, contexts.values())) / len(contexts):,.0f}, "
         f"contact history {sum(map(len, histories.values())) / max(1, len(histories)):,.0f} "
         f"({len(contexts):,} customers)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from libs.contract.common import Channel
 
@@ -79,10 +80,12 @@ class TopicNames:
         return f"{self.prefix}concierge-{service}-{table}-changelog"
 
     def channel_of_interactions_topic(self, topic: str) -> Channel | None:
-        for channel in CHANNELS:
-            if topic == self.interactions(channel):
-                return channel
-        return None
+        return self._interactions_channels.get(topic)
+
+    @cached_property
+    def _interactions_channels(self) -> dict[str, Channel]:
+        # Asked once per input record: a lookup, not four string builds.
+        return {self.interactions(channel): channel for channel in CHANNELS}
 
 
 def contract_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:

@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter
 from libs.common.batch import InputRecord, Output, TableView
 from libs.common.decoded_cache import DecodedCache
 from libs.common.logging import bound_ids, get_logger
+from libs.common.metric_children import children
 from libs.common.topics import TopicNames
 from libs.contract.dlq import SourceRef
 from libs.contract.erasure import ErasureRequest
@@ -134,6 +135,8 @@ class IntakeHandler:
         self._metrics = metrics
         self._privacy_topic = names.privacy_requests
         self._resolved_topic = names.resolved
+        self._records = children(metrics.records)
+        self._identity = children(metrics.identity)
         self._links: DecodedCache[LinkRecord] = DecodedCache(LinkRecord.from_bytes)
         self._sets: DecodedCache[IdentifierSet] = DecodedCache(IdentifierSet.from_bytes)
 
@@ -145,7 +148,7 @@ class IntakeHandler:
             request = route_erasure(record.value, record.key, source, self._names, now)
             if isinstance(request, Letter):
                 return [self._dead_letter(request)]
-            self._metrics.records.labels("forwarded", "").inc()
+            self._records("forwarded", "").inc()
             with bound_ids(customer_id=request.customer_id):
                 return self._erase(request, tables)
         verdict = route_interaction(
@@ -153,7 +156,7 @@ class IntakeHandler:
         )
         if isinstance(verdict, Letter):
             return [self._dead_letter(verdict)]
-        self._metrics.records.labels("forwarded", "").inc()
+        self._records("forwarded", "").inc()
         event = verdict.event
         with bound_ids(event_id=event.event_id):
             return self._resolve(event, source, tables, now)
@@ -170,11 +173,11 @@ class IntakeHandler:
         ):
             return ()
         self._apply_erasure(plan_erasure(customer_id, links, sets), tables)
-        self._metrics.identity.labels("expired").inc()
+        self._identity("expired").inc()
         return ()
 
     def _dead_letter(self, letter: Letter) -> Output:
-        self._metrics.records.labels("dead_lettered", letter.code.value).inc()
+        self._records("dead_lettered", letter.code.value).inc()
         # DEBUG: a flood of bad input must not cost more than the input itself;
         # every letter is counted by code (metric) and kept in the DLQ topic.
         log.debug("dead_lettered", code=letter.code.value)
@@ -192,7 +195,7 @@ class IntakeHandler:
         first = None if raw_first is None else FirstSighting.from_bytes(raw_first)
         sighting = classify(first, source)
         if sighting is Sighting.REPEAT:
-            self._metrics.identity.labels("duplicate").inc()
+            self._identity("duplicate").inc()
             log.info("duplicate_dropped", first_seen=first.source.model_dump() if first else None)
             return []
         if first is None:
@@ -219,7 +222,7 @@ class IntakeHandler:
             kind="event", customer_id=first.customer_id, provisional=first.provisional, event=event
         )
         outputs.append(self._output(first.customer_id, resolved))
-        self._metrics.identity.labels(
+        self._identity(
             "redelivered" if sighting is Sighting.REDELIVERY else "resolved"
         ).inc()
         with bound_ids(customer_id=first.customer_id):
@@ -230,7 +233,7 @@ class IntakeHandler:
         links, sets = self._views(tables)
         erasure = plan_erasure(request.customer_id, links, sets)
         self._apply_erasure(erasure, tables)
-        self._metrics.identity.labels("erasure").inc()
+        self._identity("erasure").inc()
         log.info("identity_erased", links_deleted=len(erasure.link_deletes))
         out = ResolvedRecord(kind="erasure", customer_id=request.customer_id, erasure=request)
         return [self._output(request.customer_id, out)]
