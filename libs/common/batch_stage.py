@@ -488,18 +488,14 @@ class BatchStage:
         if flush.sends:
             await asyncio.gather(*flush.sends)
         producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
-        changelog_sends: list[tuple[str, int, list[asyncio.Future[Any]]]] = []
+        changelog_sends: list[tuple[str, int, list[tuple[asyncio.Future[Any], int]]]] = []
         for (name, partition), writes in flush.writes.items():
-            if not writes:
-                continue
-            topic = self.tables[name].changelog_topic.get_topic_name()
-            sends = [
-                await producer.send(topic, value, key=key.encode(), partition=partition)
-                for key, value in writes.items()
-            ]
-            changelog_sends.append((name, partition, sends))
+            if writes:
+                topic = self.tables[name].changelog_topic.get_topic_name()
+                sends = await _send_batches(producer, topic, partition, writes)
+                changelog_sends.append((name, partition, sends))
         for name, partition, sends in changelog_sends:
-            await asyncio.gather(*sends)
+            await asyncio.gather(*(send for send, _ in sends))
             writes = flush.writes[(name, partition)]
             store = self.tables[name].data
             batch = rocksdict.WriteBatch(raw_mode=True)
@@ -509,7 +505,7 @@ class BatchStage:
                 else:
                     batch.put(key.encode(), value)
             # What Store.set_persisted_offset writes: recovery reads on from there.
-            last = max(send.result().offset for send in sends)
+            last = max(send.result().offset + count - 1 for send, count in sends)
             batch.put(store.offset_key, str(last).encode())
             store._db_for_partition(partition).write(batch)
             pending = self.pending.get((name, partition), {})
@@ -533,6 +529,28 @@ class BatchStage:
                 return writes[key]
         value = self.tables[table].data._get(key.encode())
         return None if value is None else bytes(value)
+
+
+async def _send_batches(
+    producer: Any, topic: str, partition: int, writes: Mapping[str, bytes | None]
+) -> list[tuple[asyncio.Future[Any], int]]:
+    """Produce one table partition's changelog records as whole batches: one future
+    per batch, not per record (the flusher waits for them all anyway). Returns
+    each batch's future (its base offset) and record count."""
+    sends: list[tuple[asyncio.Future[Any], int]] = []
+    builder, count = producer.create_batch(), 0
+    for key, value in writes.items():
+        if builder.append(timestamp=None, key=key.encode(), value=value) is None:
+            if count == 0:
+                raise ValueError(f"a {topic} record of {len(value or b'')} bytes fits no batch")
+            sends.append((await producer.send_batch(builder, topic, partition=partition), count))
+            builder, count = producer.create_batch(), 0
+            if builder.append(timestamp=None, key=key.encode(), value=value) is None:
+                raise ValueError(f"a {topic} record of {len(value or b'')} bytes fits no batch")
+        count += 1
+    if count:
+        sends.append((await producer.send_batch(builder, topic, partition=partition), count))
+    return sends
 
 
 def _store_reader(table: Any, partition: int) -> Callable[[str], bytes | None]:
