@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.drain_bench [--events 100000 | --quick]
                                           [--systems relay-chain,concierge]
+                                          [--malformed 10000]
 
 For each system (the e2e benchmark's, docs/benchmarks.md) on a running broker:
 its own uniquely prefixed topics, the same simulator events already waiting on
@@ -29,9 +30,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -73,28 +76,49 @@ class Drained:
         return 1e6 * self.cpu[process] / self.events
 
 
-async def load_backlog(bootstrap: str, plan: SystemPlan, events: int, seed: int) -> int:
+# Ways a channel system gets a record wrong, each a dead letter with its own code.
+SPOILERS: tuple[Callable[[dict[str, Any]], bytes], ...] = (
+    lambda event: b'{"schema": "interaction/v1", ',  # invalid_json
+    lambda event: orjson.dumps({**event, "type": "teleport"}),  # unknown_type
+    lambda event: orjson.dumps({**event, "identity": {}}),  # missing_identity
+    lambda event: orjson.dumps({**event, "occurred_at": "yesterday"}),  # schema_violation
+    lambda event: orjson.dumps({**event, "schema": "interaction/v9"}),  # unsupported_schema
+    lambda event: b"",  # empty_record
+)
+
+
+async def load_backlog(
+    bootstrap: str, plan: SystemPlan, events: int, seed: int, malformed: int = 0
+) -> int:
+    """Sends the backlog; with ``malformed``, that many spoiled copies of valid events
+    interleaved evenly among them. Returns the valid events sent."""
     planned = step_plan(JOURNEY_RATE, events / JOURNEY_RATE, 2000, seed, 0)
+    spoil_every = max(1, len(planned) // malformed) if malformed else 0
     producer = create_producer(
         CommonSettings(kafka_bootstrap_servers=bootstrap), client_id="bench-drain", linger_ms=20
     )
     start = datetime.now(UTC)
     await producer.start()
     try:
+        spoiled = 0
         for number, item in enumerate(planned):
             stamp = start + timedelta(milliseconds=number)
-            await producer.send(
-                plan.names.interactions(item.channel),
-                orjson.dumps(stamped(item.event, stamp)),
-                key=item.key,
-            )
+            topic = plan.names.interactions(item.channel)
+            event = stamped(item.event, stamp)
+            await producer.send(topic, orjson.dumps(event), key=item.key)
+            if spoil_every and number % spoil_every == 0 and spoiled < malformed:
+                spoil = SPOILERS[spoiled % len(SPOILERS)]
+                await producer.send(topic, spoil(event), key=item.key)
+                spoiled += 1
         await producer.flush()
     finally:
         await producer.stop()
     return len(planned)
 
 
-async def drain(bootstrap: str, system: str, events: int, seed: int, limit: float) -> Drained:
+async def drain(
+    bootstrap: str, system: str, events: int, seed: int, limit: float, malformed: int = 0
+) -> Drained:
     plan = plan_for(system, f"drain-{uuid.uuid4().hex[:8]}.")
     run_dir = Path(tempfile.mkdtemp(prefix=f"concierge-drain-{system}-"))
     await provision_topics(bootstrap, plan.prefix, 4)
@@ -102,7 +126,7 @@ async def drain(bootstrap: str, system: str, events: int, seed: int, limit: floa
     await probe.start()
     running = None
     try:
-        loaded = await load_backlog(bootstrap, plan, events, seed)
+        loaded = await load_backlog(bootstrap, plan, events, seed, malformed)
         running = await start_system(plan, bootstrap, 4, 2, "INFO", run_dir)
         meter = CpuMeter(running.pids())
         cpu_before = meter.sample()
@@ -172,6 +196,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--quick", action="store_true", help=f"a {QUICK_EVENTS:,}-event backlog instead"
     )
     parser.add_argument("--systems", default=f"{RELAY_CHAIN},{CONCIERGE}")
+    parser.add_argument(
+        "--malformed",
+        type=int,
+        default=0,
+        help="also drain Concierge with this many malformed records among the same "
+        "valid ones, and compare (issue 13: 10,000)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=600.0, help="per system, seconds")
     args = parser.parse_args(argv)
@@ -188,7 +219,31 @@ async def run(args: argparse.Namespace) -> int:
         print(f"{system}: drained in {results[-1].seconds:.1f} s", flush=True)
     print()
     print(report(results))
+    if args.malformed:
+        clean = next(result for result in results if result.system == CONCIERGE)
+        print(
+            f"\n{CONCIERGE}: the same + {args.malformed:,} malformed records, draining", flush=True
+        )
+        dirty = await drain(
+            args.bootstrap, CONCIERGE, args.events, args.seed, args.timeout, args.malformed
+        )
+        print(malformed_report(clean, dirty, args.malformed))
     return 0
+
+
+def malformed_report(clean: Drained, dirty: Drained, malformed: int) -> str:
+    """Valid events per second with and without malformed records among them."""
+    intake = "concierge-intake"
+    lines = [
+        f"clean: {clean.events:,} valid events, intake drained in {clean.at[intake]:.1f} s, "
+        f"all in {clean.seconds:.1f} s ({clean.rate:,.0f} valid events/s)",
+        f"with {malformed:,} malformed: intake drained in {dirty.at[intake]:.1f} s, "
+        f"all in {dirty.seconds:.1f} s ({dirty.rate:,.0f} valid events/s)",
+        f"valid events/s with malformed among them over clean: end to end "
+        f"{dirty.rate / clean.rate:.0%}, intake {clean.at[intake] / dirty.at[intake]:.0%} "
+        "(target >= 90%)",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -8,15 +8,16 @@ standbys, offset commits, timers and the web server. Only the step where its
 consumer hands fetched records to streams is replaced, for the topics a
 ``BatchStage`` owns:
 
-1. ``BatchConsumer.getmany`` takes each fetched batch of one partition and
-   gives it to the stage, which runs the pure ``RecordHandler`` per record in
-   offset order. A record's table writes are staged; they join the stage's
-   *pending* writes only if the handler returns (else the record is
+1. ``BatchConsumer.getmany`` takes what one fetch brought, a batch per
+   partition, and gives it to the stage, which runs the pure ``RecordHandler``
+   per record, each partition's in offset order. A record's table writes are
+   staged; they join the stage's *pending* writes only if the handler returns (else the record is
    dead-lettered). Reads go through pending writes, so the next record of the
    same customer, in this batch or the next, sees them.
 2. The batch's outputs are produced at once, without awaiting each.
-3. A flusher, in batch order and overlapping the next fetches, waits until the
-   outputs are delivered, then produces the batch's changelog records; once
+3. A flusher, overlapping the next fetches, takes every batch handled so far
+   (a group commit: live traffic is many small batches), waits until their
+   outputs are delivered, then produces their changelog records; once
    those are delivered it writes the table changes to RocksDB (one write batch
    per table partition, with the changelog offset recovery reads on from) and
    makes the batch's next offset committable. Faust's commit timer commits it.
@@ -78,7 +79,7 @@ from libs.contract.dlq import SourceRef
 STALL_CHECK_SECONDS = 5.0
 # Batches whose outputs or changelogs are not yet delivered; past this the
 # fetching waits (memory stays bounded when the broker slows down).
-MAX_BATCHES_IN_FLIGHT = 16
+MAX_BATCHES_IN_FLIGHT = 1000
 # Where batch_stage() leaves the stages of an app for its consumer.
 STAGES_ATTRIBUTE = "_concierge_batch_stages"
 TakeOver = Callable[[str, int, float], Awaitable[None]]
@@ -127,6 +128,7 @@ class BatchConsumer(Consumer):
                 await self.perform_seek()
             return
         others: list[tuple[TP, Any]] = []
+        rounds: dict[BatchStage, list[tuple[TP, Sequence[Any]]]] = {}
         for tp, batch in records.items():
             if not self.flow_active or self.app.consumer_generation_id != generation:
                 return  # a rebalance began: reading restarts at the committed offsets
@@ -140,8 +142,9 @@ class BatchConsumer(Consumer):
             if stage is None:
                 others.extend((tp, record) for record in batch)
                 continue
-            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-            await stage.handle_batch(tp, batch, generation)
+            rounds.setdefault(stage, []).append((tp, batch))
+        for stage, batches in rounds.items():
+            await stage.handle_round(batches, generation)
         for stage in set(self.batch_stages.values()):
             await stage.run_jobs()
         for tp, record in others:
@@ -251,10 +254,9 @@ class SingleWriterAssignor(PartitionAssignor):
 
 
 class _Flush(NamedTuple):
-    """One handled batch (or job) waiting to be flushed."""
+    """One handled round of batches (or a job) waiting to be flushed."""
 
-    tp: TP | None  # None for a job
-    next_offset: int
+    next_offsets: dict[TP, int]  # empty for a job
     sends: list[asyncio.Future[Any]]
     writes: dict[tuple[str, int], dict[str, bytes | None]]
     done: asyncio.Future[None] | None
@@ -327,43 +329,59 @@ class BatchStage:
         """A new assignment: reading of every partition restarts at its committed offset."""
         self._next.clear()
 
-    async def handle_batch(self, tp: TP, records: Sequence[Any], generation: int) -> None:
-        expected = self._next.get(tp)
-        todo = [r for r in records if expected is None or r.offset >= expected]
-        if not todo:
-            return
-        if self.on_take_over is not None and self._taken_over.get(tp) != generation:
-            try:
-                # Reading starts at the committed offset: the first record is the
-                # oldest one that may have been handled before.
-                await self.on_take_over(tp.topic, tp.partition, (todo[0].timestamp or 0) / 1000)
-            except Exception as error:
-                exit_for_redelivery(self.log, error, partition=f"{tp.topic}[{tp.partition}]")
-            self._taken_over[tp] = generation
-        table_partition = self.table_partition(tp.partition)
+    async def handle_round(
+        self, batches: Sequence[tuple[TP, Sequence[Any]]], generation: int
+    ) -> None:
+        """Every batch one fetch brought, one partition after another: live traffic
+        is many small batches (a record or two per partition), so what costs per
+        call (views, the clock, a flush) is paid once per fetch, not per batch."""
         writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
-        views = self._views(table_partition, writes)
+        views: dict[int, dict[str, TableView]] = {}
         outputs: list[Output] = []
+        next_offsets: dict[TP, int] = {}
         now = datetime.now(UTC)
-        for record in todo:
-            outputs.extend(
-                self._handle_one(
-                    InputRecord(
-                        tp.topic,
-                        tp.partition,
-                        record.offset,
-                        (record.timestamp or 0) / 1000,
-                        record.key,
-                        record.value,
-                    ),
-                    views,
-                    now,
+        for tp, records in batches:
+            expected = self._next.get(tp)
+            todo = [r for r in records if expected is None or r.offset >= expected]
+            if not todo:
+                continue
+            if self.on_take_over is not None and self._taken_over.get(tp) != generation:
+                await self._take_over(tp, todo[0])
+                self._taken_over[tp] = generation
+            table_partition = self.table_partition(tp.partition)
+            tables = views.get(table_partition)
+            if tables is None:
+                tables = views[table_partition] = self._views(table_partition, writes)
+            topic, partition = tp.topic, tp.partition
+            for record in todo:
+                outputs.extend(
+                    self._handle_one(
+                        InputRecord(
+                            topic,
+                            partition,
+                            record.offset,
+                            (record.timestamp or 0) / 1000,
+                            record.key,
+                            record.value,
+                        ),
+                        tables,
+                        now,
+                    )
                 )
-            )
-        self.records_counter.inc(len(todo))
-        self.batch_sizes.observe(len(todo))
-        self._next[tp] = todo[-1].offset + 1
-        await self._queue(_Flush(tp, todo[-1].offset + 1, await self._send(outputs), writes, None))
+            self.batch_sizes.observe(len(todo))
+            self.records_counter.inc(len(todo))
+            next_offsets[tp] = self._next[tp] = todo[-1].offset + 1
+        if next_offsets:
+            await self._queue(_Flush(next_offsets, await self._send(outputs), writes, None))
+
+    async def _take_over(self, tp: TP, first: Any) -> None:
+        assert self.on_take_over is not None
+        try:
+            # Reading starts at the committed offset: the first record is the
+            # oldest one that may have been handled before.
+            await self.on_take_over(tp.topic, tp.partition, (first.timestamp or 0) / 1000)
+        except Exception as error:
+            exit_for_redelivery(self.log, error, partition=f"{tp.topic}[{tp.partition}]")
 
     def _handle_one(
         self, record: InputRecord, views: Mapping[str, TableView], now: datetime
@@ -435,7 +453,7 @@ class BatchStage:
                 done.set_exception(error)
                 continue
             apply_staged(views, record_tables)
-            await self._queue(_Flush(None, 0, await self._send(outputs), writes, done))
+            await self._queue(_Flush({}, await self._send(outputs), writes, done))
 
     # -- the flusher's side ---------------------------------------------------
 
@@ -464,39 +482,50 @@ class BatchStage:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            flush = self._in_flight[0]
+            # Everything handled so far is flushed together (a group commit):
+            # live traffic comes as many small batches, one per partition per
+            # fetch, and two round trips per batch would cap them at ~100/s.
+            group = list(self._in_flight)
             try:
-                await self._flush(flush)
+                await self._flush(group)
             except Exception as error:
                 # Not delivered after the client's retries: nothing of this batch
                 # or later may be committed or stored.
                 exit_for_redelivery(self.log, error)
-            self._in_flight.popleft()
-            if flush.done is not None and not flush.done.done():
-                flush.done.set_result(None)
+            for flush in group:
+                self._in_flight.popleft()
+                if flush.done is not None and not flush.done.done():
+                    flush.done.set_result(None)
             self._flushed.set()
 
-    async def _flush(self, flush: _Flush) -> None:
+    async def _flush(self, group: Sequence[_Flush]) -> None:
         """Outputs delivered -> changelog records delivered -> RocksDB written (with the
-        changelog offset it holds, in one write batch) -> offset committable.
+        changelog offset it holds, in one write batch) -> offsets committable.
 
         The changelog goes before RocksDB: after a crash in between, recovery
         replays it into RocksDB. The other way round, a redelivered record would
         find its effect already in RocksDB, change nothing, and its changelog
         record would never be written (a worker taking the partition over
         would recover a stale value)."""
-        if flush.sends:
-            await asyncio.gather(*flush.sends)
+        outputs = [send for flush in group for send in flush.sends]
+        if outputs:
+            await asyncio.gather(*outputs)
+        # In handling order, so a key's last write wins.
+        merged: dict[tuple[str, int], dict[str, bytes | None]] = {}
+        for flush in group:
+            for slot, writes in flush.writes.items():
+                if writes:
+                    merged.setdefault(slot, {}).update(writes)
         producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         changelog_sends: list[tuple[str, int, list[tuple[asyncio.Future[Any], int]]]] = []
-        for (name, partition), writes in flush.writes.items():
+        for (name, partition), writes in merged.items():
             if writes:
                 topic = self.tables[name].changelog_topic.get_topic_name()
                 sends = await _send_batches(producer, topic, partition, writes)
                 changelog_sends.append((name, partition, sends))
         for name, partition, sends in changelog_sends:
             await asyncio.gather(*(send for send, _ in sends))
-            writes = flush.writes[(name, partition)]
+            writes = merged[(name, partition)]
             store = self.tables[name].data
             batch = rocksdict.WriteBatch(raw_mode=True)
             for key, value in writes.items():
@@ -513,11 +542,12 @@ class BatchStage:
                 # A later batch may have written the key again: keep its value.
                 if key in pending and pending[key] is value:
                     del pending[key]
-        if flush.tp is not None:
-            self.committable[flush.tp] = max(self.committable.get(flush.tp, 0), flush.next_offset)
-            consumer = self.app.consumer
-            if isinstance(consumer, BatchConsumer):
-                consumer.mark_committable(flush.tp)
+        consumer = self.app.consumer
+        for flush in group:
+            for tp, next_offset in flush.next_offsets.items():
+                self.committable[tp] = max(self.committable.get(tp, 0), next_offset)
+                if isinstance(consumer, BatchConsumer):
+                    consumer.mark_committable(tp)
 
     # -- queries ---------------------------------------------------------------
 
