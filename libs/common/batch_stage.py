@@ -80,6 +80,11 @@ STALL_CHECK_SECONDS = 5.0
 # Batches whose outputs or changelogs are not yet delivered; past this the
 # fetching waits (memory stays bounded when the broker slows down).
 MAX_BATCHES_IN_FLIGHT = 1000
+# A fetch is answered once this much is waiting, or after this long.
+# Measured at 1,000 events/s (make bench): p99 event -> action 184 ms with
+# Faust's 1 byte / 1.5 s, 109 ms with 32 KiB / 5 ms, 87 ms with 32 KiB / 10 ms.
+FETCH_MIN_BYTES = 32 * 1024
+FETCH_MAX_WAIT_MS = 10
 # Where batch_stage() leaves the stages of an app for its consumer.
 STAGES_ATTRIBUTE = "_concierge_batch_stages"
 TakeOver = Callable[[str, int, float], Awaitable[None]]
@@ -97,6 +102,11 @@ class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # What AIOKafkaConsumer(isolation_level="read_committed") keeps; read at start().
         consumer._isolation_level = "read_committed"
+        # Let the broker gather a little before answering a fetch: every fetch is
+        # a round of handling and a flush, whose cost is per round, not per
+        # record. Faust asks for any byte and waits up to 1.5 s.
+        consumer._fetch_min_bytes = FETCH_MIN_BYTES
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 
 
