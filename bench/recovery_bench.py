@@ -1,10 +1,10 @@
-"""How long the context service takes to recover N customers' contexts from its changelog.
+"""How long stage 2 (decision) takes to recover N customers' contexts from its changelog.
 
     .venv/bin/python -m bench.recovery_bench [--customers 100000] [--bootstrap 127.0.0.1:9092]
 
-Fills the context service's changelog topic with N realistic contexts (the
+Fills stage 2's customer-contexts changelog with N realistic contexts (the
 sizes the context stage produces: built by the real reducers from simulated
-journeys), then starts a context worker with an empty data directory and
+journeys), then starts a decision worker with an empty data directory and
 times start -> /ready, which Faust reports only once every table partition is
 recovered. Baseline in the same run, on the same broker: the same worker
 started against an empty changelog. The difference is the recovery itself.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import shutil
 import tempfile
 import time
@@ -22,6 +23,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from aiokafka.admin import NewTopic
 
 from libs.common.kafka import create_admin, create_producer
@@ -81,7 +83,9 @@ async def fill_changelog(settings: CommonSettings, customers: int) -> int:
     return total
 
 
-def time_to_ready(settings: CommonSettings, run_dir: Path) -> float:
+def time_to_ready(settings: CommonSettings, run_dir: Path, customers: int = 0) -> tuple[float, int]:
+    """Seconds from start to /ready, and how many of 200 sampled customers (of
+    ``customers``) the recovered worker then answers a context for."""
     spec = next(s for s in SERVICES if s.name == "decision")
     env = {
         "CONCIERGE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -96,7 +100,14 @@ def time_to_ready(settings: CommonSettings, run_dir: Path) -> float:
     stack.start("decision")
     try:
         stack.wait_ready(["decision"], timeout=900)
-        return time.monotonic() - started
+        took = time.monotonic() - started
+        sample = random.Random(5).sample(range(customers), min(200, customers))
+        found = sum(
+            httpx.get(f"{stack.url('decision')}/v1/customers/C-{n}/context", timeout=10).status_code
+            == 200
+            for n in sample
+        )
+        return took, found
     finally:
         stack.down()
 
@@ -129,8 +140,8 @@ def main() -> None:
     stored = asyncio.run(fill_changelog(filled_settings, args.customers))
     fill_seconds = time.monotonic() - fill_started
     with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as full:
-        baseline = time_to_ready(baseline_settings, Path(empty))
-        recovered = time_to_ready(filled_settings, Path(full))
+        baseline, _ = time_to_ready(baseline_settings, Path(empty))
+        recovered, found = time_to_ready(filled_settings, Path(full), args.customers)
         on_disk = sum(p.stat().st_size for p in Path(full).rglob("*") if p.is_file())
         shutil.rmtree(full, ignore_errors=True)
     recovery = recovered - baseline
@@ -146,6 +157,7 @@ def main() -> None:
         "customers_recovered_per_second": round(args.customers / recovery)
         if recovery > 0
         else None,
+        "sampled_customers_answered": f"{found} of {min(200, args.customers)}",
     }
     for name, value in figures.items():
         print(f"{name:<34} {value}")

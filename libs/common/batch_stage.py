@@ -92,6 +92,9 @@ Job = Callable[[Mapping[str, TableView]], Sequence[Output]]
 _MISSING = object()
 
 
+_recovery_log = get_logger("concierge.recovery")
+
+
 class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
     """Reads committed records only. A channel system may publish in
     transactions: an event of an aborted one never happened and must not be
@@ -150,6 +153,11 @@ class BatchConsumer(Consumer):
                     await self._seek(tp, batch[0].offset)
                 continue
             if stage is None:
+                if len(batch) > 1 and self._recovering(tp):
+                    # All but the last straight into RocksDB; the last goes the
+                    # usual way, so Faust's recovery sees how far it got.
+                    self._restore(tp, batch[:-1])
+                    batch = batch[-1:]
                 others.extend((tp, record) for record in batch)
                 continue
             rounds.setdefault(stage, []).append((tp, batch))
@@ -159,6 +167,42 @@ class BatchConsumer(Consumer):
             await stage.run_jobs()
         for tp, record in others:
             yield tp, self._to_message(tp, record)
+
+    def _recovering(self, tp: TP) -> bool:
+        """Whether ``tp`` is a batch stage table's changelog partition that Faust is
+        recovering into this worker's active store now."""
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+        return bool(
+            recovery.in_recovery
+            and tp in recovery.active_tps
+            and any(tp.topic in stage.changelogs for stage in self.batch_stages.values())
+        )
+
+    def _restore(self, tp: TP, records: Sequence[Any]) -> None:
+        """Changelog records written to the table's RocksDB in one write batch.
+
+        Faust's recovery takes a changelog record at a time through its
+        conductor, a queue and an event object: ~100 µs a record, 2,400
+        customers/s for stage 2. Its buffered records are older than these:
+        they are applied first, so a key's last value wins."""
+        self.app.tables.recovery.flush_buffers()  # type: ignore[attr-defined]
+        table = next(
+            stage.changelogs[tp.topic]
+            for stage in self.batch_stages.values()
+            if tp.topic in stage.changelogs
+        )
+        store = table.data
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        for record in records:
+            if record.value is None:
+                batch.delete(record.key)
+            else:
+                batch.put(record.key, record.value)
+        batch.put(store.offset_key, str(records[-1].offset).encode())
+        store._db_for_partition(tp.partition).write(batch)
+        _recovery_log.debug(
+            "changelog_restored", partition=f"{tp.topic}[{tp.partition}]", records=len(records)
+        )
 
     def _new_offset(self, tp: TP) -> int | None:
         stage = self._stage_of(tp)
@@ -332,6 +376,11 @@ class BatchStage:
 
     def __post_init__(self) -> None:
         self.log = get_logger(f"concierge.{self.name}")
+
+    @property
+    def changelogs(self) -> dict[str, Any]:
+        """Changelog topic -> its table."""
+        return {table.changelog_topic.get_topic_name(): table for table in self.tables.values()}
 
     # -- the drain loop's side ------------------------------------------------
 

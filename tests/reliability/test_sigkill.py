@@ -66,7 +66,7 @@ async def test_sigkilled_stages_lose_nothing_and_decide_nothing_twice(
         print(f"started again by the orchestrator (kills included): {restarts}")
         intake = metric_total(stack, "intake", IDENTITY, '"redelivered"')
         decision = metric_total(stack, "decision", DECISIONS, '"duplicate"')
-        print(f"redelivered: intake resent {intake:.0f}, decision dropped {decision:.0f} as decided")
+        print(f"redelivered: intake resent {intake:.0f}, decision dropped {decision:.0f}")
         not_resent = metric_total(stack, "decision", NOT_RESENT)
         print(f"outputs found already sent after the restart, not sent again: {not_resent:.0f}")
 

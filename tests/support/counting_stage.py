@@ -48,7 +48,7 @@ def main() -> None:
         topic_prefix=env["COUNTING_PREFIX"],
         partitions=2,
     )
-    configure_logging("INFO", "json")
+    configure_logging(os.environ.get("COUNTING_LOG_LEVEL", "DEBUG"), "json")
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     app = create_faust_app(

@@ -170,13 +170,19 @@ async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_chang
     prefix = counting.topic_prefix
     first = Worker(counting, tmp_path / "first", "first", single=False)
     workers.append(first)
-    await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS * 5])
+    # Enough keys that recovery reads many changelog records per fetch: all but
+    # the last of each go straight into RocksDB (BatchConsumer._restore).
+    many = [f"m{n}" for n in range(400)]
+    await produce(
+        counting,
+        [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS * 5 + many],
+    )
 
-    async def fifty_out() -> list[Seen]:
+    async def first_out() -> list[Seen]:
         seen = await read_all(counting, [f"{prefix}counting.out"])
-        return seen if len(seen) >= 50 else []
+        return seen if len(seen) >= 450 else []
 
-    await wait_for(fifty_out, timeout=90, what="50 outputs")
+    await wait_for(first_out, timeout=90, what="450 outputs")
     ends = await end_offsets(counting, [f"{prefix}counting.in"])
     wanted = {tp.partition: end for tp, end in ends.items()}
 
@@ -189,15 +195,18 @@ async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_chang
     second = Worker(counting, tmp_path / "second", "second", single=False)  # empty data dir
     workers.append(second)
     await wait_for(lambda: second.count("k0") == 5, timeout=90, what="k0 recovered as 5")
+    assert [second.count(key) for key in KEYS] == [5] * len(KEYS)
+    assert [second.count(key) for key in many] == [1] * len(many)
     await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
 
     async def sixty_out() -> list[Seen]:
         seen = await read_all(counting, [f"{prefix}counting.out"])
-        return seen if len(seen) >= 60 else []
+        return seen if len(seen) >= 460 else []
 
-    out = await wait_for(sixty_out, timeout=90, what="60 outputs")
-    assert len(out) == 60
-    assert outputs_by_key(out) == {key: [1, 2, 3, 4, 5, 6] for key in KEYS}
+    out = await wait_for(sixty_out, timeout=90, what="460 outputs")
+    assert len(out) == 460
+    by_key = outputs_by_key(out)
+    assert {key: by_key[key] for key in KEYS} == {key: [1, 2, 3, 4, 5, 6] for key in KEYS}
 
 
 async def test_a_single_writer_stage_keeps_every_partition_on_one_worker(
