@@ -222,9 +222,7 @@ class IntakeHandler:
             kind="event", customer_id=first.customer_id, provisional=first.provisional, event=event
         )
         outputs.append(self._output(first.customer_id, resolved))
-        self._identity(
-            "redelivered" if sighting is Sighting.REDELIVERY else "resolved"
-        ).inc()
+        self._identity("redelivered" if sighting is Sighting.REDELIVERY else "resolved").inc()
         with bound_ids(customer_id=first.customer_id):
             log.debug("resolved", provisional=first.provisional, merges=first.merges)
         return outputs

@@ -228,9 +228,7 @@ async def test_a_single_writer_stage_keeps_every_partition_on_one_worker(
     await wait_for(second.answers, timeout=90, what="b's web up")
     for round_number in range(3):
         await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
-        out = await wait_for(
-            partial(out_count, 20 + 10 * round_number), timeout=90, what="outputs"
-        )
+        out = await wait_for(partial(out_count, 20 + 10 * round_number), timeout=90, what="outputs")
     writers = {record.value.decode().split(":")[3] for record in out}
     assert writers == {"a"}
     assert outputs_by_key(out) == {key: [1, 2, 3, 4] for key in KEYS}
