@@ -113,6 +113,17 @@ def workers(tmp_path: Path) -> Iterator[list[Worker]]:
         worker.stop()
 
 
+async def all_committed(settings: CommonSettings) -> None:
+    """Wait until the stage's group has committed every input record."""
+    ends = await end_offsets(settings, [f"{settings.topic_prefix}counting.in"])
+    wanted = {tp.partition: end for tp, end in ends.items()}
+
+    async def done() -> bool:
+        return await committed(settings) == wanted
+
+    await wait_for(done, timeout=30, what="offsets committed to the end")
+
+
 def outputs_by_key(records: list[Seen]) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for record in records:
@@ -154,13 +165,7 @@ async def test_batches_count_in_order_dead_letter_a_bug_and_commit_what_they_del
     assert len(letters) == 1
     assert letters[0].json()["error"]["code"] == "internal_error"
 
-    ends = await end_offsets(counting, [f"{prefix}counting.in"])
-    wanted = {tp.partition: end for tp, end in ends.items()}
-
-    async def all_committed() -> bool:
-        return await committed(counting) == wanted
-
-    await wait_for(all_committed, timeout=30, what="offsets committed to the end")
+    await all_committed(counting)
     assert workers[0].count("k3") == 30
 
 
@@ -183,13 +188,7 @@ async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_chang
         return seen if len(seen) >= 450 else []
 
     await wait_for(first_out, timeout=90, what="450 outputs")
-    ends = await end_offsets(counting, [f"{prefix}counting.in"])
-    wanted = {tp.partition: end for tp, end in ends.items()}
-
-    async def all_committed() -> bool:
-        return await committed(counting) == wanted
-
-    await wait_for(all_committed, timeout=30, what="offsets committed")
+    await all_committed(counting)
     first.kill()
 
     second = Worker(counting, tmp_path / "second", "second", single=False)  # empty data dir
@@ -234,13 +233,7 @@ async def test_a_single_writer_stage_keeps_every_partition_on_one_worker(
     assert outputs_by_key(out) == {key: [1, 2, 3, 4] for key in KEYS}
     # The writer goes (once it committed what it counted: the counting handler is
     # not idempotent): the standby takes every partition over and counts on.
-    ends = await end_offsets(counting, [f"{prefix}counting.in"])
-    wanted = {tp.partition: end for tp, end in ends.items()}
-
-    async def all_committed() -> bool:
-        return await committed(counting) == wanted
-
-    await wait_for(all_committed, timeout=30, what="offsets committed")
+    await all_committed(counting)
     first.kill()
     await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
     out = await wait_for(lambda: out_count(50), timeout=120, what="outputs after failover")
