@@ -44,6 +44,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import aiokafka
@@ -85,6 +86,8 @@ MAX_BATCHES_IN_FLIGHT = 1000
 # Faust's 1 byte / 1.5 s, 109 ms with 32 KiB / 5 ms, 87 ms with 32 KiB / 10 ms.
 FETCH_MIN_BYTES = 32 * 1024
 FETCH_MAX_WAIT_MS = 10
+# How long the recovery fast path waits for Faust to apply what it was handed.
+CATCH_UP_SECONDS = 1.0
 # Where batch_stage() leaves the stages of an app for its consumer.
 STAGES_ATTRIBUTE = "_concierge_batch_stages"
 TakeOver = Callable[[str, int, float], Awaitable[None]]
@@ -115,6 +118,14 @@ class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
 
 class BatchConsumer(Consumer):
     """Faust's aiokafka consumer, handing the topics of batch stages a batch at a time."""
+
+    @cached_property
+    def handling(self) -> asyncio.Lock:
+        """Held while fetched records are handled; see ``wait_empty``."""
+        return asyncio.Lock()
+
+    def _recovery_running(self) -> bool:
+        return bool(self.app.tables.recovery.in_recovery)  # type: ignore[attr-defined]
 
     @property
     def batch_stages(self) -> dict[str, BatchStage]:
@@ -153,18 +164,27 @@ class BatchConsumer(Consumer):
                     await self._seek(tp, batch[0].offset)
                 continue
             if stage is None:
-                if len(batch) > 1 and self._recovering(tp):
+                if len(batch) > 1 and self._recovering(tp) and await self._faust_caught_up(tp):
                     # All but the last straight into RocksDB; the last goes the
                     # usual way, so Faust's recovery sees how far it got.
                     self._restore(tp, batch[:-1])
                     batch = batch[-1:]
+                if batch:
+                    self._handed_to_faust[tp] = batch[-1].offset
                 others.extend((tp, record) for record in batch)
                 continue
             rounds.setdefault(stage, []).append((tp, batch))
-        for stage, batches in rounds.items():
-            await stage.handle_round(batches, generation)
-        for stage in set(self.batch_stages.values()):
-            await stage.run_jobs()
+        # A rebalance's wait_empty takes the same lock: a round suspended at an
+        # await (a take-over read-back, a full producer buffer) finishes and is
+        # queued for flushing before the partitions can go.
+        async with self.handling:
+            for stage, batches in rounds.items():
+                if not self.flow_active or self.app.consumer_generation_id != generation:
+                    break
+                await stage.handle_round(batches, generation)
+            if self.flow_active and not self._recovery_running():
+                for stage in set(self.batch_stages.values()):
+                    await stage.run_jobs()
         for tp, record in others:
             yield tp, self._to_message(tp, record)
 
@@ -177,6 +197,27 @@ class BatchConsumer(Consumer):
             and tp in recovery.active_tps
             and any(tp.topic in stage.changelogs for stage in self.batch_stages.values())
         )
+
+    @cached_property
+    def _handed_to_faust(self) -> dict[TP, int]:
+        """Per changelog partition, the offset of the last record handed to Faust."""
+        return {}
+
+    async def _faust_caught_up(self, tp: TP) -> bool:
+        """Whether Faust's recovery has applied (to its buffers) every record of
+        ``tp`` handed to it: its queue is worked by another task, and a record
+        still queued must not land after the newer ones written here. Waits a
+        little for it; if it does not catch up, the batch goes Faust's way."""
+        handed = self._handed_to_faust.get(tp)
+        if handed is None:
+            return True
+        offsets = self.app.tables.recovery.active_offsets  # type: ignore[attr-defined]
+        deadline = time.monotonic() + CATCH_UP_SECONDS
+        while _offset_or_none(offsets.get(tp)) < handed:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.001)
+        return True
 
     def _restore(self, tp: TP, records: Sequence[Any]) -> None:
         """Changelog records written to the table's RocksDB in one write batch.
@@ -217,8 +258,9 @@ class BatchConsumer(Consumer):
     async def wait_empty(self) -> None:
         # A rebalance or a stop: every batch in flight is flushed first, so that
         # the final commit covers it and the table state matches the outputs.
-        for stage in set(self.batch_stages.values()):
-            await stage.drain()
+        async with self.handling:
+            for stage in set(self.batch_stages.values()):
+                await stage.drain()
         await super().wait_empty()
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
@@ -385,8 +427,10 @@ class BatchStage:
     # -- the drain loop's side ------------------------------------------------
 
     def forget_positions(self) -> None:
-        """A new assignment: reading of every partition restarts at its committed offset."""
+        """A new assignment: reading of every partition restarts at its committed
+        offset. What was committable is committed by now (wait_empty drained it)."""
         self._next.clear()
+        self.committable.clear()
 
     async def handle_round(
         self, batches: Sequence[tuple[TP, Sequence[Any]]], generation: int
@@ -500,8 +544,13 @@ class BatchStage:
         await done
 
     async def run_jobs(self) -> None:
+        """Queued jobs, between two rounds; never while tables recover (the caller
+        checks), and only on a table partition this worker writes."""
         jobs, self._jobs = self._jobs, []
         for partition, job, done in jobs:
+            if not self._writes_partition(partition):
+                done.set_exception(LookupError(f"table partition {partition} is not this worker's"))
+                continue
             writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
             views = self._views(partition, writes)
             record_tables = staged(views)
@@ -514,12 +563,19 @@ class BatchStage:
             apply_staged(views, record_tables)
             await self._queue(_Flush({}, await self._send(outputs), writes, done))
 
+    def _writes_partition(self, partition: int) -> bool:
+        actives = self.app.assignor.assigned_actives()
+        return all(
+            TP(table.changelog_topic.get_topic_name(), partition) in actives
+            for table in self.tables.values()
+        )
+
     # -- the flusher's side ---------------------------------------------------
 
     def _ensure_flusher(self) -> None:
+        if self._wake is None or self._flushed is None:
+            self._wake, self._flushed = asyncio.Event(), asyncio.Event()
         if self._flusher is None or self._flusher.done():
-            self._wake = asyncio.Event()
-            self._flushed = asyncio.Event()
             self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
 
     async def _wait_flushed(self) -> None:
@@ -577,13 +633,20 @@ class BatchStage:
                     merged.setdefault(slot, {}).update(writes)
         producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         changelog_sends: list[tuple[str, int, list[tuple[asyncio.Future[Any], int]]]] = []
-        for (name, partition), writes in merged.items():
-            if writes:
-                topic = self.tables[name].changelog_topic.get_topic_name()
-                sends = await _send_batches(producer, topic, partition, writes)
-                changelog_sends.append((name, partition, sends))
+        # The last table is the stage's record of what it handled (intake's first
+        # sightings, decision's contact history): its changelog goes only once
+        # the others' are delivered. Else a crash in between could recover it
+        # without them, and the redelivered record would be taken as done with
+        # its other effects (an identity link) lost.
+        marker = list(self.tables)[-1]
+        for phase in (False, True):
+            for (name, partition), writes in merged.items():
+                if writes and (name == marker) == phase:
+                    topic = self.tables[name].changelog_topic.get_topic_name()
+                    sends = await _send_batches(producer, topic, partition, writes)
+                    changelog_sends.append((name, partition, sends))
+            await asyncio.gather(*(send for name, _, sends in changelog_sends for send, _ in sends))
         for name, partition, sends in changelog_sends:
-            await asyncio.gather(*(send for send, _ in sends))
             writes = merged[(name, partition)]
             store = self.tables[name].data
             batch = rocksdict.WriteBatch(raw_mode=True)
@@ -618,6 +681,10 @@ class BatchStage:
                 return writes[key]
         value = self.tables[table].data._get(key.encode())
         return None if value is None else bytes(value)
+
+
+def _offset_or_none(offset: int | None) -> int:
+    return -1 if offset is None else offset
 
 
 async def _send_batches(

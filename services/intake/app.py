@@ -114,7 +114,11 @@ def create_app(settings: IntakeSettings) -> faust.App:
         # Jobs run between two batches, in the stage's own order; each re-checks
         # its customers, since an event may have refreshed one since the scan.
         for start in range(0, len(expired), SWEEP_SLICE):
-            await stage.run_job(0, expire_all(expired[start : start + SWEEP_SLICE]))
+            try:
+                await stage.run_job(0, expire_all(expired[start : start + SWEEP_SLICE]))
+            except LookupError:  # the writer moved to another worker meanwhile
+                log.info("sweep_stopped_not_the_writer")
+                return
         if expired:
             log.info("provisional_identities_expired", count=len(expired))
 
