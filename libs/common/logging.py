@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 # Values under these keys never reach a log line, whoever logs them.
@@ -39,10 +40,18 @@ def redact_sensitive(
     return event_dict
 
 
+def _json_line(event_dict: Any, **_: Any) -> str:
+    # orjson renders a line several times faster than the stdlib's json: a
+    # stage logs a line per decision that sent something.
+    return orjson.dumps(event_dict, default=repr).decode()
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
     renderer: Any = (
-        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer()
+        if use_console
+        else structlog.processors.JSONRenderer(serializer=_json_line)
     )
     numeric_level = logging.getLevelName(level.upper())
     structlog.configure(
