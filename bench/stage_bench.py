@@ -26,7 +26,7 @@ from libs.common.batch import DictTable, InputRecord, Output, RecordHandler, app
 from libs.common.logging import configure_logging
 from libs.common.topics import TopicNames
 from services.decision.domain.catalogue import load_config
-from services.decision.handler import CONTEXTS, HISTORIES, DecisionHandler
+from services.decision.handler import CONTEXTS, HISTORIES, IN_FORCE, DecisionHandler
 from services.decision.settings import DecisionSettings
 from services.intake.handler import TABLES, IntakeHandler, IntakeMetrics
 from services.intake.routing import IntakeLimits
@@ -93,7 +93,7 @@ def main() -> None:
         InputRecord(output.topic, 0, number, 0.0, output.key, output.value)
         for number, output in enumerate(resolved)
     ]
-    decision_tables = {CONTEXTS: DictTable(), HISTORIES: DictTable()}
+    decision_tables = {CONTEXTS: DictTable(), IN_FORCE: DictTable(), HISTORIES: DictTable()}
     decision_seconds, outputs = run_stage(decision, decision_inputs, decision_tables)
     contexts = decision_tables[CONTEXTS].data
     histories = decision_tables[HISTORIES].data

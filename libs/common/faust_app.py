@@ -37,8 +37,8 @@ from libs.common.settings import CommonSettings
 from libs.common.topics import ERASED_WITHIN_MS
 
 # Per RocksDB database (one per table partition). With 4 partitions: intake 3
-# tables x 1 partition, decision 2 x 4 = 11 databases, so
-# ~11 x (8 + 2 x 4) MiB = ~0.2 GiB worst case for the whole stack.
+# tables x 1 partition, decision 3 x 4 = 15 databases, so
+# ~15 x (8 + 2 x 4) MiB = ~0.25 GiB worst case for the whole stack.
 ROCKSDB_OPTIONS: Mapping[str, Any] = {
     "driver": "rocksdict",
     "block_cache_size": 8 * 1024 * 1024,

@@ -67,6 +67,10 @@ class TopicNames:
         return f"{self.prefix}suppressions"
 
     @property
+    def suppressions_active(self) -> str:
+        return f"{self.prefix}suppressions.active"
+
+    @property
     def privacy_requests(self) -> str:
         return f"{self.prefix}privacy.requests"
 
@@ -118,17 +122,29 @@ def contract_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
                 7 * DAY_MS,
             )
         )
-    # Compacted by customer_id: a late subscriber learns each customer's latest
-    # suppression, not every one in force (read from the start within the
-    # 30-day retention for those); delete too, so old records go.
+    # The event stream, starts and lifts in order per customer. Not compacted:
+    # compaction by customer would hide an older suppression still in force
+    # behind a newer one; a late subscriber reads `suppressions.active` first.
     specs.append(
         TopicSpec(
             names.suppressions,
             "customer_id",
             "suppression/v1",
             partitions,
-            Cleanup.COMPACT_DELETE,
+            Cleanup.DELETE,
             30 * DAY_MS,
+        )
+    )
+    # The latest value per customer is the whole set in force (a tombstone when none).
+    specs.append(
+        TopicSpec(
+            names.suppressions_active,
+            "customer_id",
+            "suppressions-in-force/v1",
+            partitions,
+            Cleanup.COMPACT,
+            None,
+            extra_config=(("max.compaction.lag.ms", str(ERASED_WITHIN_MS)),),
         )
     )
     specs.append(
@@ -206,6 +222,7 @@ def changelog_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
         spec("intake", "seen-event-ids", IDENTITY_PARTITIONS, retention_ms=DEDUPE_HORIZON_MS),
         # Co-partitioned with the resolved stream that stage 2 reads.
         spec("decision", "customer-contexts", partitions),
+        spec("decision", "suppressions-in-force", partitions),
         spec("decision", "contact-history", partitions),
     ]
 

@@ -24,7 +24,7 @@ from libs.contract.common import Channel
 from libs.contract.dlq import DeadLetter
 from libs.contract.erasure import ErasureRequest
 from libs.contract.interaction import InteractionEvent
-from libs.contract.suppression import SuppressionEvent
+from libs.contract.suppression import SuppressionEvent, SuppressionsInForce
 from libs.contract.vocabulary import EVENT_TYPES
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -37,6 +37,12 @@ _RECORDS: Final[tuple[tuple[str, str, type[BaseModel], Mode], ...]] = (
     ("interaction.v1.json", "interaction/v1", InteractionEvent, "validation"),
     ("action.v1.json", "action/v1", ActionEvent, "serialization"),
     ("suppression.v1.json", "suppression/v1", SuppressionEvent, "serialization"),
+    (
+        "suppressions-in-force.v1.json",
+        "suppressions-in-force/v1",
+        SuppressionsInForce,
+        "serialization",
+    ),
     ("dead-letter.v1.json", "dead-letter/v1", DeadLetter, "serialization"),
     ("erasure.v1.json", "erasure/v1", ErasureRequest, "validation"),
 )

@@ -19,6 +19,7 @@ from libs.contract.common import (
 )
 
 SUPPRESSION_SCHEMA: Final = "suppression/v1"
+SUPPRESSIONS_IN_FORCE_SCHEMA: Final = "suppressions-in-force/v1"
 
 
 class SuppressionState(StrEnum):
@@ -100,3 +101,20 @@ class SuppressionEvent(ContractModel):
             and self.effective_at <= at
             and (self.until is None or at < self.until)
         )
+
+
+class SuppressionsInForce(ContractModel):
+    """`suppressions-in-force/v1` on `suppressions.active` (compacted, keyed by
+    customer): every suppression in force for the customer, as the `active`
+    events that started them. A tombstone (no value) when none is. A tool that
+    starts later reads this topic to its end, then follows `suppressions`."""
+
+    schema_: Literal["suppressions-in-force/v1"] = Field(
+        default=SUPPRESSIONS_IN_FORCE_SCHEMA, alias="schema"
+    )
+    customer_id: Identifier
+    suppressions: tuple[SuppressionEvent, ...] = Field(
+        description="Each in force when the record was written; one whose `until` has "
+        "passed since is over."
+    )
+    updated_at: Timestamp

@@ -29,7 +29,7 @@ from libs.pipeline.envelopes import ResolvedRecord
 from services.decision.domain.catalogue import DecisionConfig, load_config
 from services.decision.domain.decide import next_best_action
 from services.decision.domain.history import ContactHistory
-from services.decision.handler import CONTEXTS, HISTORIES, DecisionHandler
+from services.decision.handler import CONTEXTS, HISTORIES, IN_FORCE, DecisionHandler
 from services.decision.settings import DecisionSettings
 
 SWEEP_INTERVAL_SECONDS = 3600.0
@@ -50,6 +50,12 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
     contexts = create_table(
         app, CONTEXTS, partitions=common.partitions, help="customer_id -> CustomerContext"
     )
+    in_force = create_table(
+        app,
+        IN_FORCE,
+        partitions=common.partitions,
+        help="customer_id -> SuppressionsInForce (what suppressions.active last got)",
+    )
     histories = create_table(
         app, HISTORIES, partitions=common.partitions, help="customer_id -> ContactHistory"
     )
@@ -66,7 +72,8 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         app,
         name="decision",
         topics=[names.resolved],
-        tables={CONTEXTS: contexts, HISTORIES: histories},
+        # The contact history last: it records what was decided (batch_stage.py).
+        tables={CONTEXTS: contexts, IN_FORCE: in_force, HISTORIES: histories},
         handler=handler,
         telemetry=telemetry,
         dlq_topic=names.dlq,

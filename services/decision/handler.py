@@ -51,11 +51,13 @@ from services.decision.domain.emissions import (
 )
 from services.decision.domain.explain import Explanation
 from services.decision.domain.history import ContactHistory
+from services.decision.domain.in_force import decode_in_force, encode_in_force, in_force_after
 from services.decision.domain.rules.erasure import erasure_suppression
 
 log = get_logger("concierge.decision")
 
 CONTEXTS = "customer-contexts"
+IN_FORCE = "suppressions-in-force"
 HISTORIES = "contact-history"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTEXT_BYTES_BUCKETS = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
@@ -188,11 +190,38 @@ class DecisionHandler:
         histories.put(history.customer_id, data)
         self._histories.remember(history.customer_id, data, history)
 
-    def _drop(self, tables: Mapping[str, TableView], customer_id: str) -> None:
+    def _drop(self, tables: Mapping[str, TableView], customer_id: str) -> list[Output]:
+        """Forget the customer; a tombstone for `suppressions.active` if it had any."""
         tables[CONTEXTS].delete(customer_id)
         tables[HISTORIES].delete(customer_id)
         self._contexts.forget(customer_id)
         self._histories.forget(customer_id)
+        in_force = tables[IN_FORCE]
+        if in_force.get(customer_id) is None:
+            return []
+        in_force.delete(customer_id)
+        return [Output(self._names.suppressions_active, customer_id.encode(), None)]
+
+    def _in_force(
+        self,
+        tables: Mapping[str, TableView],
+        customer_id: str,
+        emitted: Sequence[SuppressionEvent],
+        now: datetime,
+    ) -> list[Output]:
+        """The customer's suppressions in force after ``emitted``, to
+        `suppressions.active` if they changed (docs/contract/suppression.md)."""
+        table = tables[IN_FORCE]
+        current = decode_in_force(table.get(customer_id))
+        after = in_force_after(current, emitted, now)
+        if after == current:
+            return []
+        value = encode_in_force(customer_id, after, now)
+        if value is None:
+            table.delete(customer_id)
+        else:
+            table.put(customer_id, value)
+        return [Output(self._names.suppressions_active, customer_id.encode(), value)]
 
     # -- records ---------------------------------------------------------------
 
@@ -213,8 +242,7 @@ class DecisionHandler:
             if resolved.kind == "erasure":
                 return self._on_erasure(resolved, record.partition, tables, now)
             if resolved.kind == "expire":
-                self._on_expire(resolved, tables, now)
-                return ()
+                return self._on_expire(resolved, tables, now)
             raise ValueError(f"unknown resolved record kind {resolved.kind!r}")
 
     def _on_event(
@@ -240,6 +268,9 @@ class DecisionHandler:
         policies = self._config.policies
         result = decide(event, context, history, self._config.catalogue, policies, now)
         outputs = self._outputs(result.actions, result.suppressions, customer_id, partition)
+        if result.suppressions:
+            # All of them, sent now or found already sent: the set is state.
+            outputs.extend(self._in_force(tables, customer_id, result.suppressions, now))
         if result.history is not history:
             self._store_history(histories, result.history)
         self._observe_decision(event, result.explanation, result.suppressions, now)
@@ -304,8 +335,11 @@ class DecisionHandler:
         # The delete is written only once the merge_in is delivered: after a
         # crash in between, the redelivered merge_out finds the context and
         # sends it again (merging is idempotent).
-        self._drop(tables, record.customer_id)
-        return [Output(self._names.resolved, record.merge_target.encode(), carry.to_bytes())]
+        forgotten = self._drop(tables, record.customer_id)
+        return [
+            Output(self._names.resolved, record.merge_target.encode(), carry.to_bytes()),
+            *forgotten,
+        ]
 
     def _on_merge_in(self, record: ResolvedRecord, tables: Mapping[str, TableView]) -> None:
         if record.merged_context is None:
@@ -330,11 +364,11 @@ class DecisionHandler:
     ) -> list[Output]:
         if record.erasure is None:
             raise ValueError("an erasure record without its request")
-        self._drop(tables, record.customer_id)
+        forgotten = self._drop(tables, record.customer_id)
         log.info("context_erased")
         suppression = erasure_suppression(record.erasure, now)
         if self.already_sent(partition, suppression_emission(suppression), "suppression"):
-            return []
+            return forgotten
         self._suppressions_sent_by(suppression.reason, suppression.state).inc()
         log.info("history_erased")
         return [
@@ -342,13 +376,15 @@ class DecisionHandler:
                 self._names.suppressions,
                 record.customer_id.encode(),
                 to_json_bytes(suppression),
-            )
+            ),
+            *forgotten,
         ]
 
     def _on_expire(
         self, record: ResolvedRecord, tables: Mapping[str, TableView], now: datetime
-    ) -> None:
+    ) -> list[Output]:
         context = self.load_context(tables[CONTEXTS], record.customer_id)
         # Re-checked here: an event may have arrived since the sweep asked.
         if context is not None and is_expired(context, now, self._anonymous_ttl):
-            self._drop(tables, record.customer_id)
+            return self._drop(tables, record.customer_id)
+        return []

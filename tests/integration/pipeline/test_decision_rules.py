@@ -3,15 +3,17 @@ actions.<channel> and suppressions out, through every stage on a real broker."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from libs.common.settings import CommonSettings
 from services.cli.stack import Stack
 from tests.support.journey import Journey
+from tests.support.kafka_io import produce, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -186,3 +188,44 @@ async def test_the_agent_desktop_asks_for_the_next_best_action_without_side_effe
     assert httpx.get(url, params={"channel": "fax"}).status_code == 400
     unknown = url.replace(journey.customer_id, f"nobody-{journey.customer_id}")
     assert httpx.get(unknown, params={"channel": "phone"}).status_code == 404
+
+
+async def test_suppressions_active_holds_every_suppression_in_force_until_erasure(
+    full_pipeline: Stack, pipeline_settings: CommonSettings
+) -> None:
+    """Two suppressions at once (consent withdrawn, then a complaint): the latest
+    `suppressions.active` value for the customer, all compaction keeps, names
+    both; the lift of one leaves the other; erasure leaves a tombstone."""
+    journey = Journey(full_pipeline, pipeline_settings)
+    names = journey.names
+    key = journey.customer_id.encode()
+    await journey.send("consent_updated", "web", MARKETING_ON)
+    await journey.send("consent_updated", "web", MARKETING_OFF)
+    await journey.send("complaint_opened", "phone", {"case_id": "K-7", "severity": "low"})
+
+    async def latest(count: int) -> list[bytes | None]:
+        seen = await read_all(pipeline_settings, [names.suppressions_active])
+        values = [r.value for r in sorted(seen, key=lambda r: r.offset) if r.key == key]
+        return values if len(values) >= count else []
+
+    values = await wait_for(lambda: latest(2), what="two in-force records")
+    both = orjson.loads(values[-1] or b"")
+    assert both["schema"] == "suppressions-in-force/v1"
+    assert sorted(s["reason"] for s in both["suppressions"]) == [
+        "consent_withdrawn",
+        "open_complaint",
+    ]
+    await journey.send("complaint_resolved", "phone", {"case_id": "K-7"})
+    values = await wait_for(lambda: latest(3), what="the lift's in-force record")
+    assert [s["reason"] for s in orjson.loads(values[-1] or b"")["suppressions"]] == [
+        "consent_withdrawn"
+    ]
+    erasure = {
+        "schema": "erasure/v1",
+        "request_id": f"er-{journey.customer_id}",
+        "customer_id": journey.customer_id,
+        "requested_at": datetime.now(UTC).isoformat(),
+    }
+    await produce(pipeline_settings, [(names.privacy_requests, key, orjson.dumps(erasure))])
+    values = await wait_for(lambda: latest(4), what="the erasure's tombstone")
+    assert values[-1] is None

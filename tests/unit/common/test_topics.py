@@ -7,11 +7,16 @@ from libs.contract.common import Channel
 def test_every_contract_topic_is_registered_with_its_cleanup_and_retention() -> None:
     specs = {spec.name: spec for spec in contract_topics(TopicNames(), partitions=6)}
     expected = {f"interactions.{c}" for c in Channel} | {f"actions.{c}" for c in Channel}
-    expected |= {"interactions.dlq", "suppressions", "privacy.requests"}
+    expected |= {"interactions.dlq", "suppressions", "suppressions.active", "privacy.requests"}
     assert set(specs) == expected
     assert specs["interactions.web"].retention_ms == 7 * DAY_MS
     assert specs["interactions.dlq"].retention_ms == 30 * DAY_MS
-    assert specs["suppressions"].cleanup is Cleanup.COMPACT_DELETE
+    # The stream of starts and lifts is not compacted: compaction by customer
+    # would hide an older suppression in force behind a newer one.
+    assert specs["suppressions"].cleanup is Cleanup.DELETE
+    # The set in force: the latest value per customer is all of it.
+    assert specs["suppressions.active"].cleanup is Cleanup.COMPACT
+    assert specs["suppressions.active"].retention_ms is None
     assert specs["actions.phone"].key == "customer_id"
     assert all(spec.partitions == 6 for spec in specs.values())
 
@@ -38,7 +43,7 @@ def test_the_channel_of_an_interactions_topic_is_known() -> None:
 
 def test_topic_config_is_what_kafka_is_asked_to_hold() -> None:
     spec = next(s for s in contract_topics(TopicNames(), 1) if s.name == "suppressions")
-    assert spec.config() == {"cleanup.policy": "compact,delete", "retention.ms": str(30 * DAY_MS)}
+    assert spec.config() == {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)}
 
 
 def test_two_stages_one_internal_stream_and_each_stages_own_changelogs() -> None:
@@ -54,5 +59,6 @@ def test_two_stages_one_internal_stream_and_each_stages_own_changelogs() -> None
         "p.concierge-intake-customer-identifiers-changelog": 1,
         "p.concierge-intake-seen-event-ids-changelog": 1,
         "p.concierge-decision-customer-contexts-changelog": 4,
+        "p.concierge-decision-suppressions-in-force-changelog": 4,
         "p.concierge-decision-contact-history-changelog": 4,
     }

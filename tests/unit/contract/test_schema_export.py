@@ -17,6 +17,7 @@ EXPECTED_FILES = {
     "interaction.v1.json",
     "action.v1.json",
     "suppression.v1.json",
+    "suppressions-in-force.v1.json",
     "dead-letter.v1.json",
     "erasure.v1.json",
 }

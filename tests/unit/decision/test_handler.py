@@ -20,7 +20,7 @@ from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
 from services.decision.domain.catalogue import DecisionConfig
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.rules.idempotence import decision_id_for
-from services.decision.handler import CONTEXTS, HISTORIES, DecisionHandler
+from services.decision.handler import CONTEXTS, HISTORIES, IN_FORCE, DecisionHandler
 from tests.unit.decision.support import CUSTOMER, T0, action, catalogue_of, event
 
 NAMES = TopicNames()
@@ -63,7 +63,7 @@ class Stage:
         self.handler = DecisionHandler(
             self.config, NAMES, anonymous_ttl=timedelta(days=30), registry=self.registry
         )
-        self.tables = {CONTEXTS: DictTable(), HISTORIES: DictTable()}
+        self.tables = {CONTEXTS: DictTable(), IN_FORCE: DictTable(), HISTORIES: DictTable()}
 
     def batch(self, records: Iterable[InputRecord]) -> list[Output]:
         """One fetched batch: each record's writes staged, kept once it returns."""
@@ -236,11 +236,43 @@ def test_the_same_events_in_the_other_order_send_the_offer(stage: Stage) -> None
 
 def test_a_consent_withdrawal_emits_a_suppression(stage: Stage) -> None:
     outputs = stage.batch([of(grant()), of(grant(minutes=1, granted=False))])
-    [out] = outputs
-    assert (out.topic, out.key) == (NAMES.suppressions, CUSTOMER.encode())
-    body = orjson.loads(out.value or b"")
-    assert (body["reason"], body["state"]) == ("consent_withdrawn", "active")
+    [out] = bodies(outputs, NAMES.suppressions)
+    assert (out["reason"], out["state"]) == ("consent_withdrawn", "active")
+    [in_force] = bodies(outputs, NAMES.suppressions_active)
+    assert [s["suppression_id"] for s in in_force["suppressions"]] == [out["suppression_id"]]
     assert stage.batch([of(page_view(minutes=2))]) == []
+
+
+def in_force_ids(stage: Stage) -> list[str]:
+    raw = stage.tables[IN_FORCE].get(CUSTOMER)
+    return [s["suppression_id"] for s in orjson.loads(raw)["suppressions"]] if raw else []
+
+
+def test_two_suppressions_in_force_at_once_are_both_on_suppressions_active(stage: Stage) -> None:
+    withdrawal = stage.batch([of(grant()), of(grant(minutes=1, granted=False))])
+    complaint = event("complaint_opened", "phone", T0 + timedelta(minutes=2), case_id="9")
+    opened = stage.batch([of(complaint)])
+    [consent] = bodies(withdrawal, NAMES.suppressions)
+    [open_complaint] = bodies(opened, NAMES.suppressions)
+    # The latest value for the customer carries both: compaction keeps only it.
+    [latest] = bodies(opened, NAMES.suppressions_active)
+    assert {s["reason"] for s in latest["suppressions"]} == {
+        "consent_withdrawn",
+        "open_complaint",
+    }
+    assert in_force_ids(stage) == [consent["suppression_id"], open_complaint["suppression_id"]]
+    resolved = event("complaint_resolved", "phone", T0 + timedelta(minutes=3), case_id="9")
+    lifted = stage.batch([of(resolved)])
+    [after] = bodies(lifted, NAMES.suppressions_active)
+    assert [s["reason"] for s in after["suppressions"]] == ["consent_withdrawn"]
+
+
+def test_erasure_tombstones_the_suppressions_in_force(stage: Stage) -> None:
+    stage.batch([of(grant()), of(grant(minutes=1, granted=False))])
+    outputs = stage.batch([record("erasure", erasure=erasure())])
+    tombstones = [o for o in outputs if o.topic == NAMES.suppressions_active]
+    assert tombstones == [Output(NAMES.suppressions_active, CUSTOMER.encode(), None)]
+    assert stage.tables[IN_FORCE].get(CUSTOMER) is None
 
 
 def test_expire_drops_a_quiet_provisional_customer_only(stage: Stage) -> None:
