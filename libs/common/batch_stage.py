@@ -9,29 +9,38 @@ consumer hands fetched records to streams is replaced, for the topics a
 ``BatchStage`` owns:
 
 1. ``BatchConsumer.getmany`` takes what one fetch brought, a batch per
-   partition, and gives it to the stage, which runs the pure ``RecordHandler``
-   per record, each partition's in offset order. A record's table writes are
-   staged; they join the stage's *pending* writes only if the handler returns (else the record is
-   dead-lettered). Reads go through pending writes, so the next record of the
-   same customer, in this batch or the next, sees them.
-2. The batch's outputs are produced at once, without awaiting each.
-3. A flusher, overlapping the next fetches, takes every batch handled so far
+   partition, and gives it to the stage in one round, under a lock that
+   Faust's ``wait_empty`` (a rebalance, a stop) also takes. The stage runs the
+   pure ``RecordHandler`` per record, each partition's in offset order. A
+   record's table writes are staged; they join the stage's *pending* writes
+   only if the handler returns (else the record is dead-lettered). Reads go
+   through pending writes, so the next record of the same customer, in this
+   round or the next, sees them.
+2. The round's outputs are produced at once, without awaiting each.
+3. A flusher, overlapping the next fetches, takes every round handled so far
    (a group commit: live traffic is many small batches), waits until their
-   outputs are delivered, then produces their changelog records; once
-   those are delivered it writes the table changes to RocksDB (one write batch
-   per table partition, with the changelog offset recovery reads on from) and
-   makes the batch's next offset committable. Faust's commit timer commits it.
+   outputs are delivered, then produces their changelog records (the last
+   table's, the stage's record of what it handled, only once the others' are
+   delivered); once those are delivered it writes the table changes to
+   RocksDB (one write batch per table partition, with the changelog offset
+   recovery reads on from) and makes the rounds' next offsets committable.
+   Faust's commit timer commits them.
 
 So nothing is committed before what it produced is in Kafka, and table state
 is never ahead of the outputs it records: a crash at any point redelivers the
 uncommitted records, which are handled again idempotently (stages dedupe by
 event id and decision id; docs/reliability.md). A rebalance waits, in Faust's
-own ``wait_empty``, until every batch in flight is flushed.
+own ``wait_empty``, until every round in flight is flushed.
+
+While Faust recovers a stage's table, all but the last changelog record of
+each fetch are written straight to RocksDB (``BatchConsumer._restore``), the
+last one through Faust so that its progress accounting stays its own.
 
 Faust's internals used here, pinned by the exact faust-streaming version:
 ``Consumer.getmany/_wait_next_records/_new_offset/_acked/_committed_offset``,
-``Store._db_for_partition`` and ``set_persisted_offset``, the assignor's
-``_global_table_standby_assignments`` hook. tests/integration/common/
+``Store._db_for_partition`` and ``offset_key``, ``Recovery.in_recovery/
+active_tps/active_offsets/flush_buffers``, the assignor's
+``_perform_assignment`` and ``_global_table_standby_assignments``. tests/integration/common/
 test_batch_stage.py checks them against a real broker.
 """
 
