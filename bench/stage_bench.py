@@ -17,12 +17,13 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import orjson
 from prometheus_client import CollectorRegistry
 
 from bench.e2e.payloads import step_plan
-from libs.common.batch import DictTable, InputRecord, Output, RecordHandler, apply_staged, staged
+from libs.common.batch import DictTable, InputRecord, Output, RecordHandler, run_staged
 from libs.common.logging import configure_logging
 from libs.common.topics import TopicNames
 from services.decision.domain.catalogue import load_config
@@ -43,9 +44,7 @@ def run_stage(
     now = datetime.now(UTC)
     began = time.process_time()
     for record in records:
-        record_tables = staged(tables)
-        outputs.extend(handler.handle(record, record_tables, now))
-        apply_staged(tables, record_tables)
+        outputs.extend(run_staged(partial(handler.handle, record, now=now), tables))
     return time.process_time() - began, outputs
 
 

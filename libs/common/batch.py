@@ -6,14 +6,14 @@ batch in offset order, with a view of the stage's tables for the record's
 partition, and sends the outputs it returns. Unit tests drive the same handler
 with ``DictTable``s.
 
-A record's table writes are staged while the handler runs (``RecordTables``)
+A record's table writes are staged while the handler runs (``run_staged``)
 and kept only if it returns: a handler that raises on a record (a bug) leaves
 no half-applied state behind, and the adapter dead-letters that record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -104,16 +104,19 @@ class StagedTable:
         self.writes[key] = None
 
 
-def staged(tables: Mapping[str, TableView]) -> dict[str, StagedTable]:
-    return {name: StagedTable(table) for name, table in tables.items()}
+Work = Callable[[Mapping[str, TableView]], Sequence[Output]]
 
 
-def apply_staged(tables: Mapping[str, TableView], staged_tables: Mapping[str, StagedTable]) -> None:
-    """Keep a record's staged writes: it was handled without an error."""
-    for name, table in staged_tables.items():
+def run_staged(work: Work, tables: Mapping[str, TableView]) -> Sequence[Output]:
+    """``work`` over ``tables`` with its writes staged, kept only if it returns:
+    a handler (or job) that raises leaves no half-applied state behind."""
+    record_tables = {name: StagedTable(table) for name, table in tables.items()}
+    outputs = work(record_tables)
+    for name, table in record_tables.items():
         target = tables[name]
         for key, value in table.writes.items():
             if value is None:
                 target.delete(key)
             else:
                 target.put(key, value)
+    return outputs

@@ -71,8 +71,8 @@ from libs.common.batch import (
     Output,
     RecordHandler,
     TableView,
-    apply_staged,
-    staged,
+    Work,
+    run_staged,
 )
 from libs.common.faust_app import (
     IdempotentProducer,
@@ -101,7 +101,6 @@ CATCH_UP_SECONDS = 1.0
 # Where batch_stage() leaves the stages of an app for its consumer.
 STAGES_ATTRIBUTE = "_concierge_batch_stages"
 TakeOver = Callable[[str, int, float], Awaitable[None]]
-Job = Callable[[Mapping[str, TableView]], Sequence[Output]]
 _MISSING = object()
 
 
@@ -424,7 +423,7 @@ class BatchStage:
     _flushed: asyncio.Event | None = None
     _wake: asyncio.Event | None = None
     _flusher: asyncio.Task[None] | None = None
-    _jobs: list[tuple[int, Job, asyncio.Future[None]]] = field(default_factory=list)
+    _jobs: list[tuple[int, Work, asyncio.Future[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.log = get_logger(f"concierge.{self.name}")
@@ -508,9 +507,8 @@ class BatchStage:
     def _handle_one(
         self, record: InputRecord, views: Mapping[str, TableView], now: datetime
     ) -> Sequence[Output]:
-        record_tables = staged(views)
         try:
-            outputs = self.handler.handle(record, record_tables, now)
+            return run_staged(lambda tables: self.handler.handle(record, tables, now), views)
         except Exception as error:
             # A bug on this record: dead-lettered with its source, and the stream goes on.
             self.telemetry.failures.labels(type(error).__name__).inc()
@@ -520,8 +518,6 @@ class BatchStage:
                 record.value, source, f"{self.name} failed on this record ({type(error).__name__})"
             )
             return [Output(self.dlq_topic, self.dlq_key(record.key), to_json_bytes(letter))]
-        apply_staged(views, record_tables)
-        return outputs
 
     def _views(
         self, partition: int, writes: dict[tuple[str, int], dict[str, bytes | None]]
@@ -555,7 +551,7 @@ class BatchStage:
         while len(self._in_flight) > MAX_BATCHES_IN_FLIGHT:
             await self._wait_flushed()
 
-    async def run_job(self, partition: int, job: Job) -> None:
+    async def run_job(self, partition: int, job: Work) -> None:
         """Run ``job`` over the tables of ``partition`` between two batches (only the
         drain loop changes tables), and return once its writes are flushed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -571,15 +567,12 @@ class BatchStage:
                 done.set_exception(LookupError(f"table partition {partition} is not this worker's"))
                 continue
             writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
-            views = self._views(partition, writes)
-            record_tables = staged(views)
             try:
-                outputs = job(record_tables)
+                outputs = run_staged(job, self._views(partition, writes))
             except Exception as error:
                 self.log.exception("job_failed")
                 done.set_exception(error)
                 continue
-            apply_staged(views, record_tables)
             await self._queue(_Flush({}, await self._send(outputs), writes, done))
 
     def _writes_partition(self, partition: int) -> bool:

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 
-from libs.common.batch import Output, TableView
-from libs.common.batch_stage import Job, batch_stage
+from libs.common.batch import Output, TableView, Work
+from libs.common.batch_stage import batch_stage
 from libs.common.faust_app import create_faust_app, create_table, observe
 from libs.common.logging import get_logger
 from libs.common.topics import CHANNELS, IDENTITY_PARTITIONS, TopicNames
@@ -88,7 +88,7 @@ def create_app(settings: IntakeSettings) -> faust.App:
         stall_after=common.partition_stall_seconds,
     )
 
-    def expire_all(customer_ids: list[str]) -> Job:
+    def expire_all(customer_ids: list[str]) -> Work:
         def job(tables: Mapping[str, TableView]) -> Sequence[Output]:
             now = datetime.now(UTC)
             for customer_id in customer_ids:

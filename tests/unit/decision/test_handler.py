@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from libs.common.batch import DictTable, InputRecord, Output, apply_staged, staged
+from libs.common.batch import DictTable, InputRecord, Output, run_staged
 from libs.common.topics import TopicNames
 from libs.context import CustomerContext, event_fingerprint
 from libs.contract.erasure import ErasureRequest
@@ -69,9 +70,7 @@ class Stage:
         """One fetched batch: each record's writes staged, kept once it returns."""
         outputs: list[Output] = []
         for item in records:
-            writes = staged(self.tables)
-            outputs.extend(self.handler.handle(item, writes, NOW))
-            apply_staged(self.tables, writes)
+            outputs.extend(run_staged(partial(self.handler.handle, item, now=NOW), self.tables))
         return outputs
 
     def context(self, customer_id: str = CUSTOMER) -> CustomerContext | None:
