@@ -13,7 +13,7 @@ no half-applied state behind, and the adapter dead-letters that record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -120,3 +120,29 @@ def run_staged(work: Work, tables: Mapping[str, TableView]) -> Sequence[Output]:
             else:
                 target.put(key, value)
     return outputs
+
+
+def changelog_rounds(
+    written: Sequence[tuple[str, int]], order: Sequence[Collection[str]]
+) -> list[list[tuple[str, int]]]:
+    """The (table, partition) slots a flush wrote, in the rounds their changelog
+    records are produced: each round is delivered before the next one is sent,
+    so a crash in between recovers the earlier rounds' tables ahead of the later
+    ones, never the reverse. ``order`` names every table once; rounds that wrote
+    nothing are left out (they would cost a round trip for nothing)."""
+    rounds: list[list[tuple[str, int]]] = []
+    for tables in order:
+        slots = [slot for slot in written if slot[0] in tables]
+        if slots:
+            rounds.append(slots)
+    return rounds
+
+
+def check_changelog_order(tables: Collection[str], order: Sequence[Collection[str]]) -> None:
+    """ValueError unless ``order`` names each of ``tables`` exactly once."""
+    named = [table for group in order for table in group]
+    if sorted(named) != sorted(tables):
+        raise ValueError(
+            f"changelog order {[sorted(group) for group in order]} must name each of "
+            f"{sorted(tables)} exactly once"
+        )

@@ -51,7 +51,15 @@ import contextlib
 import heapq
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -72,6 +80,8 @@ from libs.common.batch import (
     RecordHandler,
     TableView,
     Work,
+    changelog_rounds,
+    check_changelog_order,
     run_staged,
 )
 from libs.common.faust_app import (
@@ -405,6 +415,8 @@ class BatchStage:
     name: str
     topics: frozenset[str]
     tables: Mapping[str, Any]
+    # Groups of tables whose changelogs land one group after the other (flush).
+    changelog_order: Sequence[frozenset[str]]
     handler: RecordHandler
     telemetry: Telemetry
     dlq_topic: str
@@ -645,19 +657,20 @@ class BatchStage:
                     merged.setdefault(slot, {}).update(writes)
         producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         changelog_sends: list[tuple[str, int, list[tuple[asyncio.Future[Any], int]]]] = []
-        # The last table is the stage's record of what it handled (intake's first
-        # sightings, decision's contact history): its changelog goes only once
-        # the others' are delivered. Else a crash in between could recover it
-        # without them, and the redelivered record would be taken as done with
-        # its other effects (an identity link) lost.
-        marker = list(self.tables)[-1]
-        for phase in (False, True):
-            for (name, partition), writes in merged.items():
-                if writes and (name == marker) == phase:
-                    topic = self.tables[name].changelog_topic.get_topic_name()
-                    sends = await _send_batches(producer, topic, partition, writes)
-                    changelog_sends.append((name, partition, sends))
-            await asyncio.gather(*(send for name, _, sends in changelog_sends for send, _ in sends))
+        # Each round is delivered before the next is sent: the stage orders its
+        # tables so that a crash in between, which recovers the earlier rounds
+        # ahead of the later ones, leaves state a redelivered record puts right
+        # (intake: identity links before first sightings; decision: suppressions
+        # in force, then the contact history, then the contexts; the callers say why).
+        written = [slot for slot, writes in merged.items() if writes]
+        for slots in changelog_rounds(written, self.changelog_order):
+            sent = len(changelog_sends)
+            for name, partition in slots:
+                topic = self.tables[name].changelog_topic.get_topic_name()
+                sends = await _send_batches(producer, topic, partition, merged[(name, partition)])
+                changelog_sends.append((name, partition, sends))
+            this_round = changelog_sends[sent:]
+            await asyncio.gather(*(send for _, _, sends in this_round for send, _ in sends))
         for name, partition, sends in changelog_sends:
             writes = merged[(name, partition)]
             store = self.tables[name].data
@@ -742,6 +755,7 @@ def batch_stage(
     name: str,
     topics: Sequence[str],
     tables: Mapping[str, Any],
+    changelog_order: Sequence[Collection[str]] | None = None,
     handler: RecordHandler,
     telemetry: Telemetry,
     dlq_topic: str,
@@ -751,12 +765,19 @@ def batch_stage(
     on_take_over: TakeOver | None = None,
     stall_after: float = 60.0,
 ) -> BatchStage:
-    """Drain ``topics`` a batch at a time through ``handler`` (module docstring)."""
+    """Drain ``topics`` a batch at a time through ``handler`` (module docstring).
+
+    ``changelog_order`` groups the tables whose changelog records are produced
+    together, first group first (each delivered before the next is sent); by
+    default all at once, which suits a stage whose tables need no order."""
+    order = [tables] if changelog_order is None else changelog_order
+    check_changelog_order(tables, order)
     stage = BatchStage(
         app=app,
         name=name,
         topics=frozenset(topics),
         tables=tables,
+        changelog_order=[frozenset(group) for group in order],
         handler=handler,
         telemetry=telemetry,
         dlq_topic=dlq_topic,

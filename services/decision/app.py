@@ -29,7 +29,13 @@ from libs.pipeline.envelopes import ResolvedRecord
 from services.decision.domain.catalogue import DecisionConfig, load_config
 from services.decision.domain.decide import next_best_action
 from services.decision.domain.history import ContactHistory
-from services.decision.handler import CONTEXTS, HISTORIES, IN_FORCE, DecisionHandler
+from services.decision.handler import (
+    CHANGELOG_ORDER,
+    CONTEXTS,
+    HISTORIES,
+    IN_FORCE,
+    DecisionHandler,
+)
 from services.decision.settings import DecisionSettings
 
 SWEEP_INTERVAL_SECONDS = 3600.0
@@ -72,8 +78,8 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         app,
         name="decision",
         topics=[names.resolved],
-        # The contact history last: it records what was decided (batch_stage.py).
         tables={CONTEXTS: contexts, IN_FORCE: in_force, HISTORIES: histories},
+        changelog_order=CHANGELOG_ORDER,
         handler=handler,
         telemetry=telemetry,
         dlq_topic=names.dlq,

@@ -59,6 +59,16 @@ log = get_logger("concierge.decision")
 CONTEXTS = "customer-contexts"
 IN_FORCE = "suppressions-in-force"
 HISTORIES = "contact-history"
+# The order the tables' changelogs land in after a batch, each group delivered
+# before the next is sent (libs/common/batch.py::changelog_rounds). The contact
+# history records what was decided, so a redelivered event it names sends
+# nothing. The suppressions in force land before it: after it, a crash in
+# between would leave them missing what the history says was sent, for good.
+# The contexts land after it: before it, a crash in between would decide the
+# redelivered events again over a context that already holds the events after
+# them (the wrong action, for the wrong event); a context behind the history
+# is put right when the redelivered event is applied again.
+CHANGELOG_ORDER = ({IN_FORCE}, {HISTORIES}, {CONTEXTS})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTEXT_BYTES_BUCKETS = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 

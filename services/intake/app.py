@@ -78,6 +78,9 @@ def create_app(settings: IntakeSettings) -> faust.App:
         name="intake",
         topics=[*(names.interactions(channel) for channel in CHANNELS), names.privacy_requests],
         tables={LINKS: links, IDENTIFIER_SETS: identifier_sets, SEEN_EVENTS: seen_events},
+        # First sightings last: a redelivered event they name is skipped, so the
+        # identity links it wrote must be in Kafka before they are.
+        changelog_order=[{LINKS, IDENTIFIER_SETS}, {SEEN_EVENTS}],
         handler=handler,
         telemetry=telemetry,
         dlq_topic=names.dlq,

@@ -123,15 +123,6 @@ def test_a_redelivered_event_is_not_decided_twice(stage: Stage) -> None:
     assert stage.metric("concierge_decision_decisions_total", outcome="duplicate") == 1
 
 
-def test_an_event_applied_but_not_decided_is_decided_on_redelivery(stage: Stage) -> None:
-    # The context's write reached the changelog, the history's did not.
-    view = of(page_view())
-    stage.batch([of(grant()), view])
-    stage.tables[HISTORIES].delete(CUSTOMER)
-    [out] = stage.batch([view])
-    assert out.topic == NAMES.actions("web")
-
-
 def test_an_output_read_back_is_not_sent_again_but_the_decision_is_recorded(
     stage: Stage,
 ) -> None:
