@@ -130,8 +130,11 @@ async def test_a_decision_worker_crashing_while_the_broker_stalls_loses_no_actio
     settings = fresh_settings(private_broker.bootstrap)
     assert (await provision(settings)).ok
     names = TopicNames(settings.topic_prefix)
-    work = workload(seed=303, journeys=150)
+    # A backlog the batch stage needs seconds for (it decides a few thousand
+    # events/s), so the broker freezes in the middle of it, with batches in flight.
+    work = workload(seed=303, journeys=4000)
     expected = oracle(work)
+    backlog = sum(len(events) for events in work.customers.values())
 
     with running_stack(settings, tmp_path / "stack", *STAGES) as stack:
         await terminate(stack, "decision")
@@ -142,6 +145,8 @@ async def test_a_decision_worker_crashing_while_the_broker_stalls_loses_no_actio
         private_broker.freeze()
         try:
             stalled_at = metric_total(stack, "decision", DECISIONS)
+            # Else this test would prove nothing about batches in flight.
+            assert stalled_at < backlog, f"froze only after all {backlog} decisions"
             # Up to 3 s for the worker to decide what it has already fetched.
             with contextlib.suppress(TimeoutError):
                 await wait_for(
@@ -153,7 +158,10 @@ async def test_a_decision_worker_crashing_while_the_broker_stalls_loses_no_actio
             await kill(stack, "decision")
         finally:
             private_broker.thaw()
-        print(f"\ndecided {during:.0f} events while the broker stalled, then SIGKILL")
+        print(
+            f"\nfroze after {stalled_at:.0f} of {backlog} decisions; decided {during:.0f} "
+            "while the broker stalled, then SIGKILL"
+        )
         await restart(stack, "decision")
         await wait_drained(settings, timeout=120)
         not_resent = metric_total(stack, "decision", NOT_RESENT)
