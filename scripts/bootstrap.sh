@@ -23,3 +23,10 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
   echo "bootstrap: installed Concierge into $VENV"
 fi
+
+# promtool checks the alert rules in the unit tier. CI must have it; elsewhere
+# the rule tests skip with the command that installs it.
+if ! bash scripts/install-promtool.sh; then
+  if [ "${CI:-}" = true ]; then exit 1; fi
+  echo "bootstrap: no promtool: the alert-rule tests will skip (scripts/install-promtool.sh)" >&2
+fi
