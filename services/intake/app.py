@@ -71,6 +71,8 @@ def create_app(settings: IntakeSettings) -> faust.App:
 
     limits = IntakeLimits(
         pii_key=settings.pii_key.get_secret_value().encode(),
+        pii_key_id=settings.pii_key_id,
+        previous_pii_key=settings.previous_key(),
         max_bytes=settings.max_event_bytes,
         max_future=timedelta(seconds=settings.max_future_seconds),
     )

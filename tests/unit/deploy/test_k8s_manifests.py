@@ -189,8 +189,10 @@ def test_every_secret_a_pod_reads_is_generated_by_the_overlay_with_its_keys(
             if "secret" in volume:
                 assert volume["secret"]["secretName"] in generated
     # The PII key and the API keys come from Secrets, never from plain values.
-    intake_env = {e["name"]: e for e in _container(_workloads(overlay)["intake"])["env"]}
-    assert "secretKeyRef" in intake_env["CONCIERGE_INTAKE_PII_KEY"]["valueFrom"]
+    intake = _container(_workloads(overlay)["intake"])
+    assert "CONCIERGE_INTAKE_PII_KEY" not in {e["name"] for e in intake["env"]}
+    intake_secrets = [s["secretRef"]["name"] for s in intake["envFrom"] if "secretRef" in s]
+    assert "CONCIERGE_INTAKE_PII_KEY" in generated[intake_secrets[0]]["data"]
     gateway_env = {e["name"]: e for e in _container(_workloads(overlay)["gateway"])["env"]}
     assert "secretKeyRef" in gateway_env["CONCIERGE_GATEWAY_API_KEYS"]["valueFrom"]
     # KEDA's credentials and CA too.
