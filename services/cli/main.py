@@ -95,6 +95,18 @@ def ready_command() -> None:
         raise typer.Exit(code=1)
 
 
+@app.command("strimzi-topics")
+def strimzi_topics_command(
+    cluster: str = typer.Option(..., "--cluster", help="The Strimzi Kafka cluster's name."),
+) -> None:
+    """Print every topic as a Strimzi KafkaTopic resource (YAML), for the Topic Operator."""
+    import yaml
+
+    from libs.common.strimzi import kafka_topics
+
+    typer.echo(yaml.safe_dump_all(kafka_topics(_settings(), cluster), sort_keys=False), nl=False)
+
+
 @app.command("smoke")
 def smoke_command(messages: int = typer.Option(100, min=1, help="Records to round-trip.")) -> None:
     """Produce and consume through the shared client factory and time it."""

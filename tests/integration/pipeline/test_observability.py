@@ -3,6 +3,9 @@ read from the broker while the stage runs."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
 
@@ -15,6 +18,7 @@ from libs.common.topics import TopicNames
 from services.cli.stack import Stack
 from tests.support.events import interaction
 from tests.support.kafka_io import event_bytes, produce, wait_for
+from tests.support.stack import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +30,34 @@ def _samples(stack: Stack, service: str) -> dict[str, list[tuple[dict[str, str],
         for sample in family.samples:
             found[sample.name].append((sample.labels, sample.value))
     return found
+
+
+def test_the_image_health_check_finds_the_ready_service_listening_on_its_port(
+    pipeline: Stack,
+) -> None:
+    """`concierge ready` (the Dockerfile's HEALTHCHECK) against the real workers."""
+    env = {
+        **os.environ,
+        "CONCIERGE_INTAKE_HTTP_PORT": str(pipeline.ports["intake"]),
+        "CONCIERGE_DECISION_HTTP_PORT": str(free_port()),
+        "CONCIERGE_GATEWAY_HTTP_PORT": str(free_port()),
+    }
+    ready = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "ready"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert (ready.returncode, ready.stdout.strip()) == (0, "ready: intake")
+    env["CONCIERGE_INTAKE_HTTP_PORT"] = str(free_port())
+    nothing = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "ready"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert nothing.returncode == 1
+    assert "no Concierge service listens" in nothing.stderr
 
 
 def test_every_stage_exports_process_gc_and_build_info(pipeline: Stack) -> None:
