@@ -9,6 +9,7 @@ clock. The record is parsed once (orjson) and validated once (pydantic).
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -69,6 +70,12 @@ class _Keys:
     previous: PiiKey | None
 
 
+@lru_cache(maxsize=8)
+def _keys(pii_key: bytes, pii_key_id: str, previous: PiiKey | None) -> _Keys:
+    """Checked once per key, not per record (PiiKey checks the length and the id)."""
+    return _Keys(PiiKey(pii_key, pii_key_id), previous)
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     dead_letter: DeadLetter
@@ -120,8 +127,7 @@ def validate_record(
     (naive `now`, short key, malformed key id)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    # PiiKey checks the key's length and id.
-    keys = _Keys(PiiKey(pii_key, pii_key_id), previous_pii_key)
+    keys = _keys(pii_key, pii_key_id, previous_pii_key)
     reject = _Reject(value, source, now, max_original_bytes)
     try:
         return _judge(value, topic_channel, source, now, keys, max_bytes, max_future, reject)
