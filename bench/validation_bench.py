@@ -141,28 +141,23 @@ def measure(records: list[tuple[bytes, Channel]], repeats: int) -> dict[str, Any
     def parse(index: int) -> object:
         return json.loads(payloads[index])
 
-    def judge(index: int) -> object:
-        channel = channels[index]
-        return validate_record(
-            payloads[index],
-            topic_channel=channel,
-            source=source_of[channel],
-            now=now,
-            pii_key=PII_KEY,
-        )
+    def judge_with(**keys: Any) -> Callable[[int], object]:
+        def judge(index: int) -> object:
+            channel = channels[index]
+            return validate_record(
+                payloads[index],
+                topic_channel=channel,
+                source=source_of[channel],
+                now=now,
+                pii_key=PII_KEY,
+                **keys,
+            )
 
-    def judge_rotating(index: int) -> object:
-        """During a PII key rotation window: every phone and e-mail hashed twice."""
-        channel = channels[index]
-        return validate_record(
-            payloads[index],
-            topic_channel=channel,
-            source=source_of[channel],
-            now=now,
-            pii_key=PII_KEY,
-            pii_key_id="new",
-            previous_pii_key=PREVIOUS_PII_KEY,
-        )
+        return judge
+
+    judge = judge_with()
+    # During a PII key rotation window: every phone and e-mail hashed twice.
+    judge_rotating = judge_with(pii_key_id="new", previous_pii_key=PREVIOUS_PII_KEY)
 
     accepted = sum(isinstance(judge(index), Accepted) for index in range(len(records)))
     count = len(records)
