@@ -40,7 +40,9 @@ def test_the_direct_pins_of_pyproject_are_the_constraints_versions() -> None:
         requirement = Requirement(text)
         (specifier,) = requirement.specifier
         assert specifier.operator == "=="
-        assert pins[canonicalize_name(requirement.name)] == specifier.version, requirement.name
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not in constraints.txt: run make constraints"
+        assert pins[name] == specifier.version, f"{requirement.name}: run make constraints"
 
 
 def test_faust_and_mode_whose_internals_are_subclassed_are_pinned() -> None:
