@@ -15,6 +15,7 @@ from pydantic import SecretStr, ValidationError
 from libs.common.batch import DictTable
 from libs.contract.common import Channel
 from libs.contract.interaction import PII_HASH_PATTERN
+from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
 from services.intake.domain.pii import PiiKey, hash_email
 from services.intake.domain.validate import Accepted, validate_record
 from services.intake.handler import IDENTIFIER_SETS, LINKS, TABLES, IntakeHandler, IntakeMetrics
@@ -83,6 +84,14 @@ def test_validation_hashes_with_the_current_key_and_gives_the_previous_keys_hash
         "phone_hash": OLD.hash("+442079460958"),
     }
     assert accepted(record).previous_hashes == {}
+
+
+def test_the_decision_stage_reads_a_resolved_event_whose_hashes_carry_a_key_id() -> None:
+    event = _rotating(interaction(email=JANE)).event
+    record = ResolvedRecord(kind="event", customer_id="C", provisional=False, event=event)
+    decoded = decode_resolved(record.to_bytes())
+    assert decoded.event is not None
+    assert decoded.event.identity.email_hash == NEW.hash(JANE)
 
 
 def test_rotated_keys_pair_each_hashed_identifier_with_its_previous_key() -> None:
