@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHON
 
-.PHONY: run test install lint kafka-up kafka-down kafka-status provision up down status bench
+.PHONY: run test install constraints lint kafka-up kafka-down kafka-status provision up down status bench
 
 run: install ## start Kafka, provision topics, run the main job
 	bash scripts/run.sh
@@ -12,6 +12,9 @@ test: install ## ruff, mypy and every test tier against a real broker
 
 install: ## create .venv and install the project with pinned dependencies
 	bash scripts/bootstrap.sh
+
+constraints: install ## rewrite constraints.txt from the resolved venv (after changing a pin)
+	bash scripts/constraints.sh
 
 lint: install
 	bash scripts/lint.sh

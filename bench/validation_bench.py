@@ -5,8 +5,10 @@
 Generates realistic, valid interaction records of every type (seeded, so runs
 compare), then on one pinned core measures (a) bare `json.loads` of the same
 bytes and (b) `validate_record`: parse, validate envelope and attributes,
-hash phone/e-mail, normalise. Throughput is the best of several untimed-per-
-event passes; latency percentiles come from a separate per-event-timed pass.
+hash phone/e-mail, normalise; and (c) the same during a PII key rotation
+window (each phone and e-mail hashed with the previous key too). Throughput
+is the best of several untimed-per-event passes; latency percentiles come from
+a separate per-event-timed pass.
 """
 
 import argparse
@@ -30,6 +32,7 @@ from libs.contract.common import Channel
 from libs.contract.dlq import SourceRef
 from libs.contract.examples import example_interaction
 from libs.contract.vocabulary import EventType
+from services.intake.domain.pii import PiiKey
 from services.intake.domain.validate import Accepted, validate_record
 
 # Rough shape of real traffic: browsing dominates, calls and store visits are rarer.
@@ -73,6 +76,7 @@ _CLIENT_CONTEXT: dict[Channel, dict[str, str]] = {
     Channel.phone: {"call_id": "call-00000000", "line": "uk-main"},
     Channel.store: {"pos_terminal": "till-07", "region": "london"},
 }
+PREVIOUS_PII_KEY = PiiKey(b"bench-only-previous-key-0123456", "old")
 PII_KEY = b"bench-only-key-0123456789abcdef"
 BASE_TIME = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -137,15 +141,23 @@ def measure(records: list[tuple[bytes, Channel]], repeats: int) -> dict[str, Any
     def parse(index: int) -> object:
         return json.loads(payloads[index])
 
-    def judge(index: int) -> object:
-        channel = channels[index]
-        return validate_record(
-            payloads[index],
-            topic_channel=channel,
-            source=source_of[channel],
-            now=now,
-            pii_key=PII_KEY,
-        )
+    def judge_with(**keys: Any) -> Callable[[int], object]:
+        def judge(index: int) -> object:
+            channel = channels[index]
+            return validate_record(
+                payloads[index],
+                topic_channel=channel,
+                source=source_of[channel],
+                now=now,
+                pii_key=PII_KEY,
+                **keys,
+            )
+
+        return judge
+
+    judge = judge_with()
+    # During a PII key rotation window: every phone and e-mail hashed twice.
+    judge_rotating = judge_with(pii_key_id="new", previous_pii_key=PREVIOUS_PII_KEY)
 
     accepted = sum(isinstance(judge(index), Accepted) for index in range(len(records)))
     count = len(records)
@@ -158,11 +170,16 @@ def measure(records: list[tuple[bytes, Channel]], repeats: int) -> dict[str, Any
         for index in range(count):
             judge(index)
 
+    def judge_rotating_all() -> None:
+        for index in range(count):
+            judge_rotating(index)
+
     gc.collect()
     figures: dict[str, Any] = {}
     for name, run_all, step in (
         ("json_loads", parse_all, parse),
         ("validate_record", judge_all, judge),
+        ("validate_record_rotating", judge_rotating_all, judge_rotating),
     ):
         run_all()  # warm caches and lazily built validators
         figures[name] = {"events_per_s": _throughput(run_all, count, repeats)}
@@ -208,7 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{figures['events']} events, mean {figures['mean_payload_bytes']:.0f} bytes, "
         f"{figures['accepted']} accepted, core {core}"
     )
-    for label, row in (("json.loads", loads), ("validate_record", judged)):
+    rotating = figures["validate_record_rotating"]
+    for label, row in (
+        ("json.loads", loads),
+        ("validate_record", judged),
+        ("key rotation", rotating),
+    ):
         print(
             f"{label:>16}: {row['events_per_s']:>10,.0f} events/s   "
             f"p50 {row['p50_us']:6.2f} µs   p99 {row['p99_us']:6.2f} µs"

@@ -34,6 +34,7 @@ from libs.common.guard import (
 from libs.common.health import HealthState
 from libs.common.logging import get_logger
 from libs.common.settings import CommonSettings
+from libs.common.telemetry import instrument_process
 from libs.common.topics import ERASED_WITHIN_MS
 
 # Per RocksDB database (one per table partition). With 4 partitions: intake 3
@@ -51,6 +52,7 @@ ROCKSDB_OPTIONS: Mapping[str, Any] = {
 
 
 STALL_CHECK_SECONDS = 5.0
+TELEMETRY_ATTRIBUTE = "_concierge_telemetry"
 SEEK_WAIT_SECONDS = 10.0
 
 
@@ -185,6 +187,7 @@ class Telemetry:
 def observe(app: faust.App, service: str) -> Telemetry:
     """A metrics registry, /health, /ready (worker joined and recovered) and /metrics."""
     health = HealthState(service, registry=CollectorRegistry())
+    instrument_process(health.registry, service)
     health.add_readiness_check("worker", lambda: faust_ready(app))
     install_health_views(app, health)
     failures = Counter(
@@ -193,7 +196,15 @@ def observe(app: faust.App, service: str) -> Telemetry:
         ["error"],
         registry=health.registry,
     )
-    return Telemetry(health, failures)
+    telemetry = Telemetry(health, failures)
+    app.__dict__[TELEMETRY_ATTRIBUTE] = telemetry
+    return telemetry
+
+
+def telemetry_of(app: faust.App) -> Telemetry:
+    """The telemetry ``observe`` gave the app (for tests and operators)."""
+    telemetry: Telemetry = app.__dict__[TELEMETRY_ATTRIBUTE]
+    return telemetry
 
 
 def faust_ready(app: faust.App) -> bool:

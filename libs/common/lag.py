@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from libs.common.kafka import create_admin, create_consumer
@@ -39,36 +41,44 @@ class PartitionLag:
         return max(0, self.end - (self.committed or 0))
 
 
+async def group_lags(
+    admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str, topics: Iterable[str]
+) -> list[PartitionLag]:
+    """Every partition of ``topics`` with its end offset and ``group``'s committed offset."""
+    partitions = [
+        TopicPartition(entry["topic"], partition["partition"])
+        for entry in await admin.describe_topics(list(topics))
+        for partition in entry["partitions"]
+    ]
+    ends = await consumer.end_offsets(partitions)
+    offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    return [
+        PartitionLag(tp.topic, tp.partition, ends[tp], committed.get(tp))
+        for tp in sorted(partitions)
+    ]
+
+
+def stage_group(settings: CommonSettings, stage: str) -> str:
+    return f"{settings.topic_prefix}concierge-{stage}"
+
+
 async def stage_lags(
     settings: CommonSettings, stages: Iterable[str] = STAGES
 ) -> dict[str, list[PartitionLag]]:
     """Each stage's input partitions with their end and committed offsets, in the order
     given (upstream first by default: a stage found drained after its upstream was
     has seen everything the upstream will send it)."""
-    names = TopicNames(settings.topic_prefix)
+    inputs = stage_inputs(TopicNames(settings.topic_prefix))
     admin = create_admin(settings, client_id="concierge-lag")
     consumer = create_consumer(settings, client_id="concierge-lag", group_id=None)
     await admin.start()
     await consumer.start()
     try:
-        result: dict[str, list[PartitionLag]] = {}
-        inputs = stage_inputs(names)
-        for stage in stages:
-            topics = inputs[stage]
-            partitions = [
-                TopicPartition(entry["topic"], partition["partition"])
-                for entry in await admin.describe_topics(list(topics))
-                for partition in entry["partitions"]
-            ]
-            ends = await consumer.end_offsets(partitions)
-            group = f"{settings.topic_prefix}concierge-{stage}"
-            offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
-            committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-            result[stage] = [
-                PartitionLag(tp.topic, tp.partition, ends[tp], committed.get(tp))
-                for tp in sorted(partitions)
-            ]
-        return result
+        return {
+            stage: await group_lags(admin, consumer, stage_group(settings, stage), inputs[stage])
+            for stage in stages
+        }
     finally:
         await consumer.stop()
         await admin.close()

@@ -68,6 +68,9 @@ class CommonSettings(BaseSettings):
     # A worker owning a partition with records waiting that it has not
     # consumed for this long exits for a restart (libs/common/stall.py); 0: never.
     partition_stall_seconds: float = Field(default=60.0, ge=0)
+    # How often a stage reads its consumer group's lag from the broker for
+    # /metrics (concierge_consumer_lag, libs/common/lag_metrics.py); 0: never.
+    lag_export_seconds: float = Field(default=15.0, ge=0)
 
 
 def known_setting_names(*settings_types: type[BaseSettings]) -> set[str]:

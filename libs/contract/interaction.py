@@ -31,7 +31,9 @@ from libs.contract.identifiers import E164_PATTERN, normalise_email, normalise_p
 from libs.contract.vocabulary import CUSTOM_TYPE_PATTERN, EventType, attributes_model, is_known_type
 
 INTERACTION_SCHEMA: Final = "interaction/v1"
-PII_HASH_PATTERN: Final = r"^hmac-sha256:[0-9a-f]{64}$"
+# The key id (v1 addition) names the key a hash was made with, for key rotation;
+# hashes made before key ids existed have none.
+PII_HASH_PATTERN: Final = r"^hmac-sha256:(?:[a-z0-9][a-z0-9-]{0,15}:)?[0-9a-f]{64}$"
 
 # Validation context marking a record that comes straight from a channel
 # system; fields only Concierge may set are refused in it.

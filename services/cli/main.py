@@ -70,6 +70,43 @@ def provision_command(
         raise typer.Exit(code=2)
 
 
+@app.command("serve")
+def serve_command(
+    service: str = typer.Argument(..., help="intake, decision or gateway."),
+) -> None:
+    """Run one service in the foreground (the container image's command)."""
+    from services.cli.container import serve
+
+    try:
+        serve(service)
+    except ValueError as error:
+        typer.echo(f"concierge: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command("ready")
+def ready_command() -> None:
+    """Exit 0 when the service in this container answers /ready (its health check)."""
+    from services.cli.container import http_status, probe_container
+
+    result = probe_container(os.environ, http_status)
+    typer.echo(result.detail, err=not result.ready)
+    if not result.ready:
+        raise typer.Exit(code=1)
+
+
+@app.command("strimzi-topics")
+def strimzi_topics_command(
+    cluster: str = typer.Option(..., "--cluster", help="The Strimzi Kafka cluster's name."),
+) -> None:
+    """Print every topic as a Strimzi KafkaTopic resource (YAML), for the Topic Operator."""
+    import yaml
+
+    from libs.common.strimzi import kafka_topics
+
+    typer.echo(yaml.safe_dump_all(kafka_topics(_settings(), cluster), sort_keys=False), nl=False)
+
+
 @app.command("smoke")
 def smoke_command(messages: int = typer.Option(100, min=1, help="Records to round-trip.")) -> None:
     """Produce and consume through the shared client factory and time it."""

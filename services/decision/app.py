@@ -20,6 +20,7 @@ from faust.web import Request, Response, View
 
 from libs.common.batch_stage import batch_stage
 from libs.common.faust_app import bootstrap_servers, create_faust_app, create_table, observe
+from libs.common.lag_metrics import export_stage_lag
 from libs.common.topics import TopicNames
 from libs.context import CustomerContext, is_expired, summarize
 from libs.contract.codec import to_json_bytes
@@ -53,6 +54,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         standby_replicas=settings.standby_replicas,
     )
     telemetry = observe(app, "decision")
+    export_stage_lag(app, telemetry.registry, common, "decision")
     contexts = create_table(
         app, CONTEXTS, partitions=common.partitions, help="customer_id -> CustomerContext"
     )

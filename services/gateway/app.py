@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from libs.common.health import HealthState, health_routes
 from libs.common.logging import get_logger
+from libs.common.telemetry import instrument_process
 from libs.common.topics import TopicNames
 from services.gateway.ingest import IngestLimits
 from services.gateway.metrics import GatewayMetrics, MetricsMiddleware
@@ -46,6 +47,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         ),
     )
     health = HealthState("gateway", registry=metrics.registry)
+    instrument_process(health.registry, "gateway")
     health.add_readiness_check("broker", runtime.broker_ready)
 
     @asynccontextmanager

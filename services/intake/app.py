@@ -17,6 +17,7 @@ import faust
 from libs.common.batch import Output, TableView, Work
 from libs.common.batch_stage import batch_stage
 from libs.common.faust_app import create_faust_app, create_table, observe
+from libs.common.lag_metrics import export_stage_lag
 from libs.common.logging import get_logger
 from libs.common.topics import CHANNELS, IDENTITY_PARTITIONS, TopicNames
 from libs.pipeline.customers import PROVISIONAL_PREFIX
@@ -52,6 +53,7 @@ def create_app(settings: IntakeSettings) -> faust.App:
         single_writer=True,
     )
     telemetry = observe(app, "intake")
+    export_stage_lag(app, telemetry.registry, common, "intake")
 
     links = create_table(
         app, LINKS, partitions=IDENTITY_PARTITIONS, help="identifier key -> LinkRecord"
@@ -69,6 +71,8 @@ def create_app(settings: IntakeSettings) -> faust.App:
 
     limits = IntakeLimits(
         pii_key=settings.pii_key.get_secret_value().encode(),
+        pii_key_id=settings.pii_key_id,
+        previous_pii_key=settings.previous_key(),
         max_bytes=settings.max_event_bytes,
         max_future=timedelta(seconds=settings.max_future_seconds),
     )

@@ -21,10 +21,10 @@ two events race to link the same identifier.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -39,12 +39,14 @@ from libs.contract.interaction import InteractionEvent
 from libs.pipeline.envelopes import ResolvedRecord
 from services.intake.identity.dedupe import FirstSighting, Sighting, classify
 from services.intake.identity.erasure import Erasure, plan_erasure
+from services.intake.identity.identifiers import rotated_keys
 from services.intake.identity.records import (
     IdentifierSet,
     LinkRecord,
     identifier_set_is_expired,
 )
 from services.intake.identity.update import IdentityUpdate, plan_identity_update
+from services.intake.identity.views import KeyedView
 from services.intake.routing import IntakeLimits, Letter, route_erasure, route_interaction
 
 log = get_logger("concierge.intake")
@@ -57,7 +59,7 @@ TABLES = (LINKS, IDENTIFIER_SETS, SEEN_EVENTS)
 V = TypeVar("V")
 
 
-class _Decoded(Mapping[str, V | None], Generic[V]):
+class _Decoded(KeyedView[V]):
     """A table as the pure identity functions read it: ``get`` returns the decoded record.
 
     Decoded records are kept by their stored bytes (``DecodedCache``), so a
@@ -73,18 +75,6 @@ class _Decoded(Mapping[str, V | None], Generic[V]):
     def get(self, key: str, default: object = None) -> V | None:
         raw = self._table.get(key)
         return None if raw is None else self._cache.decode(key, raw)
-
-    def __getitem__(self, key: str) -> V | None:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        raise TypeError("an identity table view is read by key only")
-
-    def __len__(self) -> int:
-        raise TypeError("an identity table view is read by key only")
 
 
 @dataclass(frozen=True)
@@ -159,7 +149,8 @@ class IntakeHandler:
         self._records("forwarded", "").inc()
         event = verdict.event
         with bound_ids(event_id=event.event_id):
-            return self._resolve(event, source, tables, now)
+            rotated = rotated_keys(event.identity, verdict.previous_hashes)
+            return self._resolve(event, source, tables, now, rotated)
 
     def expire(
         self, customer_id: str, tables: Mapping[str, TableView], now: datetime
@@ -189,6 +180,7 @@ class IntakeHandler:
         source: SourceRef,
         tables: Mapping[str, TableView],
         now: datetime,
+        rotated: Mapping[str, str],
     ) -> list[Output]:
         seen = tables[SEEN_EVENTS]
         raw_first = seen.get(event.event_id)
@@ -200,7 +192,7 @@ class IntakeHandler:
             return []
         if first is None:
             links, sets = self._views(tables)
-            update = plan_identity_update(event, links, sets, now)
+            update = plan_identity_update(event, links, sets, now, rotated)
             self._apply_update(update, tables)
             resolution = update.resolution
             first = FirstSighting(

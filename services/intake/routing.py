@@ -18,6 +18,7 @@ from libs.contract.codec import to_json_bytes
 from libs.contract.dlq import DeadLetter, ErrorCode, SourceRef
 from libs.contract.erasure import ErasureRequest
 from services.intake.domain.dead_letter import dead_letter, scrub
+from services.intake.domain.pii import PiiKey
 from services.intake.domain.validate import (
     DEFAULT_MAX_ORIGINAL_BYTES,
     Accepted,
@@ -38,6 +39,9 @@ class Letter:
 @dataclass(frozen=True, slots=True)
 class IntakeLimits:
     pii_key: bytes
+    pii_key_id: str = ""
+    # Set during a key rotation window (docs/identity.md, "Rotating the PII key").
+    previous_pii_key: PiiKey | None = None
     max_bytes: int = 32 * 1024
     max_future: timedelta = timedelta(minutes=5)
 
@@ -78,6 +82,8 @@ def route_interaction(
         source=source,
         now=now,
         pii_key=limits.pii_key,
+        pii_key_id=limits.pii_key_id,
+        previous_pii_key=limits.previous_pii_key,
         max_bytes=limits.max_bytes,
         max_future=limits.max_future,
     )

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from libs.common.settings import CommonSettings
+from services.intake.domain.pii import KEY_ID_PATTERN, PiiKey
 
 
 class IntakeSettings(BaseSettings):
@@ -19,6 +20,13 @@ class IntakeSettings(BaseSettings):
     # Keyed hash for phone numbers and e-mails. Required: a default key would
     # make every deployment's hashes reversible by anyone with the source.
     pii_key: SecretStr = Field(min_length=16)
+    # The id the key's hashes carry (hmac-sha256:<id>:<hex>); "" keeps the
+    # format of hashes made before key ids existed. Rotation: docs/identity.md.
+    pii_key_id: str = Field(default="", pattern=rf"^(?:{KEY_ID_PATTERN})?$")
+    # During a rotation window: the key (and its id) hashes were made with
+    # before; identity finds links under it and moves them to the current key.
+    previous_pii_key: SecretStr | None = Field(default=None, min_length=16)
+    previous_pii_key_id: str = Field(default="", pattern=rf"^(?:{KEY_ID_PATTERN})?$")
     max_event_bytes: int = Field(default=32 * 1024, ge=1024)
     max_future_seconds: float = Field(default=300.0, ge=0)
     # A repeated event_id within this horizon is dropped (and counted). It
@@ -29,3 +37,22 @@ class IntakeSettings(BaseSettings):
     # A provisional (anonymous) customer's links go after this long without an
     # event, like its context (CONCIERGE_DECISION_ANONYMOUS_TTL_DAYS).
     anonymous_ttl_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _a_rotation_changes_the_hashes(self) -> IntakeSettings:
+        if self.previous_pii_key is None:
+            if self.previous_pii_key_id:
+                raise ValueError("previous_pii_key_id is set without previous_pii_key")
+            return self
+        same_secret = self.previous_pii_key.get_secret_value() == self.pii_key.get_secret_value()
+        if same_secret and self.previous_pii_key_id == self.pii_key_id:
+            raise ValueError(
+                "previous_pii_key and previous_pii_key_id are the current key and id: "
+                "a rotation needs a new key or a new id"
+            )
+        return self
+
+    def previous_key(self) -> PiiKey | None:
+        if self.previous_pii_key is None:
+            return None
+        return PiiKey(self.previous_pii_key.get_secret_value().encode(), self.previous_pii_key_id)

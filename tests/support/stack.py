@@ -28,6 +28,7 @@ def stack_env(settings: CommonSettings, run_dir: Path) -> dict[str, str]:
         CONCIERGE_LOG_FORMAT="json",
         CONCIERGE_LOG_LEVEL="INFO",
         CONCIERGE_PARTITION_STALL_SECONDS=str(settings.partition_stall_seconds),
+        CONCIERGE_LAG_EXPORT_SECONDS=str(settings.lag_export_seconds),
     )
     env.update(local_secrets(run_dir))
     return env

@@ -6,8 +6,11 @@ schema, type, envelope fields, attributes, identity, channel, type on channel,
 clock. The record is parsed once (orjson) and validated once (pydantic).
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
 import orjson
@@ -19,7 +22,7 @@ from libs.contract.dlq import DeadLetter, ErrorCode, SourceRef
 from libs.contract.interaction import InteractionEvent
 from libs.contract.vocabulary import allowed_channels, attributes_model
 from services.intake.domain.dead_letter import dead_letter
-from services.intake.domain.pii import check_key, hash_normalised
+from services.intake.domain.pii import PiiKey
 from services.intake.domain.problems import Loc, describe
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024
@@ -45,11 +48,32 @@ _IDENTITY_LOC: Final[Loc] = ("identity",)
 _ATTRIBUTES_LOC: Final[Loc] = ("attributes",)
 
 
+_NO_HASHES: Final[Mapping[str, str]] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """Phone and e-mail replaced by their hashes; `received_at` set."""
+    """Phone and e-mail replaced by their hashes; `received_at` set.
+
+    ``previous_hashes``: during a key rotation, the same identifiers hashed with
+    the previous key (``{"phone_hash": ..., "email_hash": ...}``), for identity
+    to find links made before the rotation. Never emitted.
+    """
 
     event: InteractionEvent
+    previous_hashes: Mapping[str, str] = field(default_factory=lambda: _NO_HASHES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    current: PiiKey
+    previous: PiiKey | None
+
+
+@lru_cache(maxsize=8)
+def _keys(pii_key: bytes, pii_key_id: str, previous: PiiKey | None) -> _Keys:
+    """Checked once per key, not per record (PiiKey checks the length and the id)."""
+    return _Keys(PiiKey(pii_key, pii_key_id), previous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +117,20 @@ def validate_record(
     source: SourceRef,
     now: datetime,
     pii_key: bytes,
+    pii_key_id: str = "",
+    previous_pii_key: PiiKey | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_future: timedelta = DEFAULT_MAX_FUTURE,
     max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
 ) -> Accepted | Rejected:
     """Never raises for any `value`; raises ValueError only for a caller's mistake
-    (naive `now`, short key)."""
+    (naive `now`, short key, malformed key id)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    check_key(pii_key)
+    keys = _keys(pii_key, pii_key_id, previous_pii_key)
     reject = _Reject(value, source, now, max_original_bytes)
     try:
-        return _judge(value, topic_channel, source, now, pii_key, max_bytes, max_future, reject)
+        return _judge(value, topic_channel, source, now, keys, max_bytes, max_future, reject)
     except Exception as exc:
         # Faust acks a message whose handler raised: a bug here must not lose
         # the record, so it is dead-lettered for replay once fixed.
@@ -117,7 +143,7 @@ def _judge(
     topic_channel: Channel,
     source: SourceRef,
     now: datetime,
-    pii_key: bytes,
+    keys: _Keys,
     max_bytes: int,
     max_future: timedelta,
     reject: _Reject,
@@ -166,7 +192,7 @@ def _judge(
             f"at most {max_future.total_seconds():.0f} s is tolerated"
         )
         return reject(ErrorCode.future_timestamp, message, "occurred_at", parsed=data)
-    return Accepted(_normalised(event, now, pii_key))
+    return _normalised(event, now, keys)
 
 
 def _envelope_rejection(exc: ValidationError, data: dict[str, object], reject: _Reject) -> Rejected:
@@ -202,16 +228,21 @@ def _attribute_errors(event_type: str, attributes: object) -> list[ErrorDetails]
     return []
 
 
-def _normalised(event: InteractionEvent, now: datetime, pii_key: bytes) -> InteractionEvent:
+def _normalised(event: InteractionEvent, now: datetime, keys: _Keys) -> Accepted:
     identity = event.identity
     hashed: dict[str, str | None] = {}
-    if identity.phone is not None:
-        hashed.update(phone=None, phone_hash=hash_normalised(pii_key, identity.phone))
-    if identity.email is not None:
-        hashed.update(email=None, email_hash=hash_normalised(pii_key, identity.email))
+    previous: dict[str, str] = {}
+    for raw_field, hash_field in (("phone", "phone_hash"), ("email", "email_hash")):
+        value = getattr(identity, raw_field)
+        if value is None:
+            continue
+        hashed.update({raw_field: None, hash_field: keys.current.hash(value)})
+        if keys.previous is not None:
+            previous[hash_field] = keys.previous.hash(value)
     if hashed:
         identity = identity.model_copy(update=hashed)
-    return event.model_copy(update={"identity": identity, "received_at": now})
+    event = event.model_copy(update={"identity": identity, "received_at": now})
+    return Accepted(event, MappingProxyType(previous) if previous else _NO_HASHES)
 
 
 def _is_utf8(value: bytes) -> bool:

@@ -24,6 +24,7 @@ only mislabels a browser until the next login re-points it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from enum import StrEnum
 
 from libs.contract.interaction import Identity
@@ -89,6 +90,21 @@ def identifier_keys(identity: Identity) -> list[str]:
         (IdentifierKind.ANONYMOUS, identity.anonymous_id),
     )
     return [identifier_key(kind, value) for kind, value in candidates if value]
+
+
+def rotated_keys(identity: Identity, previous_hashes: Mapping[str, str]) -> dict[str, str]:
+    """During a PII key rotation: each hashed identifier's key under the current
+    key -> its key under the previous one (``previous_hashes`` by field name, as
+    intake's validation gives them)."""
+    pairs = (
+        (IdentifierKind.EMAIL, identity.email_hash, previous_hashes.get("email_hash")),
+        (IdentifierKind.PHONE, identity.phone_hash, previous_hashes.get("phone_hash")),
+    )
+    return {
+        identifier_key(kind, current): identifier_key(kind, previous)
+        for kind, current, previous in pairs
+        if current and previous and current != previous
+    }
 
 
 def strongest(keys: list[str]) -> str:

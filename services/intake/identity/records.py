@@ -101,6 +101,13 @@ class IdentifierSet:
         )
         return updated, [key for key in merged if key in evicted]
 
+    def with_key_renamed(self, old: str, new: str) -> IdentifierSet:
+        """``old`` replaced by ``new`` in place (a link moved to a rotated PII key)."""
+        keys = [new if key == old else key for key in self.keys]
+        if new not in keys:
+            keys.append(new)
+        return replace(self, keys=tuple(dict.fromkeys(keys)))
+
     def to_bytes(self) -> bytes:
         return orjson.dumps(self, option=_JSON_OPTIONS)
 

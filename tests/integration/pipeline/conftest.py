@@ -21,6 +21,8 @@ async def pipeline_settings(kafka_bootstrap: str) -> CommonSettings:
         partitions=2,
         # Soon enough for a test to see the watchdog commit past commit markers.
         partition_stall_seconds=10.0,
+        # Lag metrics fresh enough for a test to watch them drain.
+        lag_export_seconds=1.0,
     )
     report = await provision(settings)
     assert report.ok, report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,37 @@ def test_kafka_is_the_official_image_in_kraft_mode_with_a_health_check() -> None
     assert kafka["image"].startswith("apache/kafka:")
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "healthcheck" in kafka
-    assert _compose()["services"]["provision"]["command"][-1] == "provision"
+    assert _compose()["services"]["provision"]["command"] == ["provision"]
+
+
+def test_kafka_keeps_its_log_on_a_named_volume_that_down_v_removes_with_the_tables() -> None:
+    compose = _compose()
+    kafka = compose["services"]["kafka"]
+    (volume,) = kafka["volumes"]
+    name, path = volume.split(":")
+    assert name in compose["volumes"]
+    assert kafka["environment"]["KAFKA_LOG_DIRS"] == path
+    assert "docker compose down -v" in (REPO / "docker-compose.yml").read_text()
+
+
+def _dockerfile_instruction(keyword: str) -> str:
+    (line,) = [
+        line.removeprefix(keyword).strip()
+        for line in (REPO / "Dockerfile").read_text().splitlines()
+        if line.startswith(keyword + " ")
+    ]
+    return line
+
+
+def test_the_image_runs_the_cli_serves_the_gateway_by_default_and_checks_readiness() -> None:
+    assert json.loads(_dockerfile_instruction("ENTRYPOINT")) == ["concierge"]
+    assert json.loads(_dockerfile_instruction("CMD")) == ["serve", "gateway"]
+    health = _dockerfile_instruction("HEALTHCHECK")
+    assert health.endswith('CMD ["concierge", "ready"]')
+    # The entrypoint is the console script the package installs.
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["concierge"] == "services.cli.main:main"
+    assert "-c constraints.txt" in _dockerfile_instruction("RUN")
 
 
 def test_env_names_are_settings_the_services_know_and_ports_match_health_checks() -> None:
@@ -55,7 +87,7 @@ def test_env_names_are_settings_the_services_know_and_ports_match_health_checks(
         assert not unknown, f"{spec.name}: {unknown}"
         port = env[spec.port_variable]
         assert f"127.0.0.1:{port}/ready" in " ".join(container["healthcheck"]["test"])
-        assert container["command"] == ["python", "-m", spec.module]
+        assert container["command"] == ["serve", spec.name]
     assert compose["gateway"]["ports"] == ["127.0.0.1:8080:8080"]
 
 

@@ -10,7 +10,7 @@ import pytest
 from libs.contract.common import Channel
 from libs.contract.dlq import ErrorCode
 from libs.contract.examples import example_interaction
-from services.intake.domain import validate
+from services.intake.domain.pii import PiiKey
 from services.intake.domain.validate import Rejected
 from tests.unit.intake.support import NOW, judge, rejected
 
@@ -234,7 +234,7 @@ def test_a_bug_is_dead_lettered_not_raised(monkeypatch: pytest.MonkeyPatch) -> N
     def broken(*_: object) -> str:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(validate, "hash_normalised", broken)
+    monkeypatch.setattr(PiiKey, "hash", broken)
     record = with_identity(web(), {"email": "jane@example.com"})
     error = rejected(record).dead_letter.error
     assert error.code is ErrorCode.internal_error
