@@ -21,6 +21,9 @@ from libs.contract.dlq import SourceRef
 from libs.contract.interaction import Identity
 from services.gateway.auth import Principal
 from services.gateway.json_items import split_array
+from services.intake.domain.dead_letter import scrub_text
+from services.intake.domain.duplicates import first_duplicate_key
+from services.intake.domain.problems import short_path
 from services.intake.domain.validate import Accepted, validate_record
 
 JSON_MEDIA_TYPE: Final = "application/json"
@@ -68,6 +71,7 @@ class Body:
 @dataclass(frozen=True, slots=True)
 class BodyProblem:
     message: str
+    path: str | None = None  # where in the body, when one place is at fault
 
 
 def parse_body(body: bytes, max_batch: int) -> Body | BodyProblem:
@@ -76,6 +80,17 @@ def parse_body(body: bytes, max_batch: int) -> Body | BodyProblem:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         return BodyProblem(f"The body is not valid JSON in UTF-8: {error}")
+    duplicate = first_duplicate_key(body)
+    if duplicate is not None:
+        # Refused whole, like JSON that does not parse: what the body means
+        # depends on the reader's parser (intake would dead-letter the item).
+        # Key names are the sender's: masked like intake's DLQ paths.
+        path = scrub_text(duplicate.path)
+        return BodyProblem(
+            f"{short_path(path)}: an object names this key twice; JSON parsers disagree on "
+            "which value counts, so the body is refused",
+            path,
+        )
     if isinstance(document, dict):
         return Body([body.strip(b" \t\r\n")], [document], batch=False)
     if not isinstance(document, list):
