@@ -111,11 +111,9 @@ async def test_bad_records_are_dead_lettered_with_their_offset_while_good_ones_f
             and r.json()["source"]["topic"] == names.interactions("web")
             and r.json()["source"]["offset"] in expected_codes
         ]
-        return (
-            len({r.json()["event"]["event_id"] for r in forwarded} & {g["event_id"] for g in good})
-            == 3
-            and len(dead) == len(bad)
-        )
+        return len(
+            {r.json()["event"]["event_id"] for r in forwarded} & {g["event_id"] for g in good}
+        ) == 3 and len(dead) == len(bad)
 
     seen = await consume_until(pipeline_settings, [names.resolved, names.dlq], done)
     letters = [r.json() for r in seen if r.topic == names.dlq]
