@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from libs.common.settings import CommonSettings
@@ -64,3 +64,14 @@ class GatewaySettings(BaseSettings):
     max_streams_per_key: int = Field(default=50, ge=1)
     # /ready asks the broker for metadata at most this often.
     ready_cache_seconds: float = Field(default=2.0, ge=0)
+
+    @model_validator(mode="after")
+    def _connections_hold_the_streams(self) -> GatewaySettings:
+        # Every stream is a connection: with fewer connections than streams,
+        # uvicorn would refuse streams the gateway means to serve.
+        if self.max_connections <= self.max_streams:
+            raise ValueError(
+                f"max_connections ({self.max_connections}) must exceed max_streams "
+                f"({self.max_streams}): every stream holds a connection"
+            )
+        return self

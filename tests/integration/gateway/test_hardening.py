@@ -154,7 +154,7 @@ async def test_slow_headers_on_a_kept_alive_connection_are_cut_off_too(
 async def test_beyond_the_connection_cap_requests_get_503_until_slow_ones_are_cut(
     gateway_settings: SettingsFactory,
 ) -> None:
-    settings = gateway_settings(header_timeout_seconds=1, max_connections=2)
+    settings = gateway_settings(header_timeout_seconds=1, max_connections=2, max_streams=1)
     async with served_as_in_production(settings) as (gateway, first, second):
         for _, writer in (first, second):
             writer.write(b"GET /health HTTP/1.1\r\n")
