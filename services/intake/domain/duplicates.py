@@ -7,9 +7,12 @@ spoofing hole on a contract topic (`"channel": "phone"` then `"channel":
 "web"`), so such records are refused, by the gateway and by intake.
 
 The check is one pass of jiter (the Rust parser pydantic uses) with duplicate
-detection on, about 2 µs for a typical event. Only a record jiter complains
-about, for a duplicate or for nesting beyond its 200 levels, takes the slow
-path that finds where the duplicate is.
+detection on, about 2 µs for a typical event. Only a record with a duplicate
+takes the slow path (pure Python, about 0.1 s per MiB) that finds where it is.
+jiter stops at 200 levels of nesting; no valid event nests that deep (its
+attributes stop at 32), so such a document is reported `TooDeep` rather than
+walked: validation refuses it anyway, and a hostile 4 MiB body cannot buy
+the slow path with one deep item.
 """
 
 import json
@@ -25,6 +28,7 @@ from services.intake.domain.problems import Loc, json_path
 # numbers and literals between them do not matter here.
 _TOKEN: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
 _ROOT: Final = "(record)"
+_TOO_DEEP_FOR_JITER: Final = "recursion limit exceeded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,15 +37,25 @@ class DuplicateKey:
     key: str
 
 
-def first_duplicate_key(document: bytes) -> DuplicateKey | None:
+@dataclass(frozen=True, slots=True)
+class TooDeep:
+    """Nested deeper than jiter reads (200 levels): not checked, and never a valid event."""
+
+
+def first_duplicate_key(document: bytes, within: Loc = ()) -> DuplicateKey | TooDeep | None:
     """The first key named twice in one object of `document`, or None.
 
-    `document` must be JSON that orjson accepted (the caller parsed it).
+    `document` must be JSON that orjson accepted (the caller parsed it);
+    `within` is where it sits in a larger document, for the path.
     """
     try:
         jiter.from_json(document, catch_duplicate_keys=True, cache_mode="none")
-    except ValueError:
-        return _locate(document.decode("utf-8"))
+    except ValueError as error:
+        if str(error).startswith(_TOO_DEEP_FOR_JITER):
+            return TooDeep()
+        # A duplicate, or (unexpectedly) JSON jiter refuses and orjson does
+        # not: either way the walk below decides.
+        return _locate(document.decode("utf-8"), within)
     return None
 
 
@@ -54,7 +68,7 @@ class _Container:
     expects_key: bool = True
 
 
-def _locate(text: str) -> DuplicateKey | None:
+def _locate(text: str, within: Loc) -> DuplicateKey | None:
     """Walks the document once, iteratively, so any depth orjson accepts is fine."""
     stack: list[_Container] = []
     for match in _TOKEN.finditer(text):
@@ -73,7 +87,7 @@ def _locate(text: str) -> DuplicateKey | None:
             top.expects_key = False
             top.key = key
             if key in top.keys:
-                return DuplicateKey(json_path(_loc(stack)) or _ROOT, key)
+                return DuplicateKey(json_path(within + _loc(stack)) or _ROOT, key)
             top.keys.add(key)
     return None
 

@@ -20,7 +20,7 @@ from libs.contract.dlq import DeadLetter, ErrorCode, SourceRef
 from libs.contract.interaction import InteractionEvent
 from libs.contract.vocabulary import allowed_channels, attributes_model
 from services.intake.domain.dead_letter import dead_letter
-from services.intake.domain.duplicates import first_duplicate_key
+from services.intake.domain.duplicates import DuplicateKey, first_duplicate_key
 from services.intake.domain.pii import check_key, hash_normalised
 from services.intake.domain.problems import Loc, describe, short_path
 
@@ -143,7 +143,7 @@ def _judge(
             return reject(ErrorCode.invalid_encoding, "The record is not valid UTF-8", None)
         return reject(ErrorCode.invalid_json, f"The record is not valid JSON: {exc}", None)
     duplicate = first_duplicate_key(value)
-    if duplicate is not None:
+    if isinstance(duplicate, DuplicateKey):
         message = (
             f"{short_path(duplicate.path)}: an object names this key twice; JSON parsers "
             "disagree on which value counts"

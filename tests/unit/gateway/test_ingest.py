@@ -242,6 +242,14 @@ def test_an_item_nested_a_thousand_levels_deep_is_refused_alone() -> None:
     assert (middle.index, middle.code) == (1, "schema_violation")
 
 
+def test_an_item_too_deep_to_check_cannot_hide_a_duplicate_in_another() -> None:
+    deep = b"[" * 1020 + b"]" * 1020
+    raw = b"[" + orjson.dumps(event()) + b"," + deep + b',{"k": 1, "k": 2}]'
+    parsed = parse_body(raw, max_batch=5)
+    assert isinstance(parsed, BodyProblem)
+    assert parsed.path == "[2].k"
+
+
 @pytest.mark.parametrize(
     ("body", "path"),
     [
