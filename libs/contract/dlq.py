@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     too_large = "too_large"
     invalid_encoding = "invalid_encoding"
     invalid_json = "invalid_json"
+    duplicate_key = "duplicate_key"
     unsupported_schema = "unsupported_schema"
     unknown_type = "unknown_type"
     schema_violation = "schema_violation"
@@ -42,6 +43,8 @@ SENDER_ACTION: Final[Mapping[ErrorCode, str]] = MappingProxyType(
         ErrorCode.invalid_encoding: "Encode the JSON text as UTF-8.",
         ErrorCode.invalid_json: "Send one well-formed JSON value per record (RFC 8259; "
         "no NaN, no comments, no byte order mark).",
+        ErrorCode.duplicate_key: "Name each key once per object: parsers disagree on which "
+        "of two values counts.",
         ErrorCode.unsupported_schema: 'Set "schema": "interaction/v1".',
         ErrorCode.unknown_type: "Use a type from the vocabulary, or prefix your own with x-.",
         ErrorCode.schema_violation: "Fix the field named in path; see the interaction/v1 "

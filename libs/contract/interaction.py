@@ -1,6 +1,7 @@
 """`interaction/v1`: what a channel system says a customer did."""
 
 import builtins
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal, TypeVar
@@ -66,6 +67,42 @@ Email = Annotated[
 ]
 PiiHash = Annotated[str, Strict(), Constraints(pattern=PII_HASH_PATTERN)]
 
+# C0 and C1 controls (line breaks among them), DEL, and Unicode's line and
+# paragraph separators.
+_CONTROL_CHARACTERS: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
+
+
+def _addressable(value: str, info: ValidationInfo) -> str:
+    # A customer id is queried back as one URL path segment: "." and ".." are
+    # removed by URL normalisation on the way, and a control character breaks
+    # routing and log lines. Checked on what senders send (a v1 tightening);
+    # records Concierge already accepted still decode. Never repeats the id.
+    if not _from_sender(info):
+        return value
+    if value in _DOT_SEGMENTS:
+        raise PydanticCustomError(
+            "customer_id_format", "A customer id must not be '.' or '..': it cannot be queried"
+        )
+    if _CONTROL_CHARACTERS.search(value):
+        raise PydanticCustomError(
+            "customer_id_format",
+            "A customer id must not contain line breaks or other control characters",
+        )
+    return value
+
+
+CustomerId = Annotated[
+    Identifier,
+    AfterValidator(_addressable),
+    Field(
+        json_schema_extra={
+            "not": {"enum": sorted(_DOT_SEGMENTS)},
+            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$",
+        }
+    ),
+]
+
 _IDENTIFIERS: Final = ("customer_id", "anonymous_id", "device_id", "phone", "email", "loyalty_id")
 _HASHES: Final = ("phone_hash", "email_hash")
 
@@ -85,7 +122,9 @@ class Identity(InboundModel):
 
     model_config = ConfigDict(json_schema_extra=_identity_schema)
 
-    customer_id: Identifier | None = _optional("The customer's id in the enterprise's systems.")
+    customer_id: CustomerId | None = _optional(
+        "The customer's id in the enterprise's systems; not '.' or '..', no control characters."
+    )
     anonymous_id: Identifier | None = _optional("Web cookie id of a not yet known visitor.")
     device_id: Identifier | None = _optional("Mobile app installation id.")
     phone: Phone | None = _optional("E.164 phone number; replaced by phone_hash at intake.")

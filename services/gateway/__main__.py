@@ -10,6 +10,7 @@ import uvicorn
 
 from libs.common.worker import load_or_exit, prepare
 from services.gateway.app import create_app
+from services.gateway.server import uvicorn_config
 from services.gateway.settings import GatewaySettings
 
 SERVICE = "gateway"
@@ -19,18 +20,7 @@ def main() -> None:
     settings = load_or_exit(SERVICE, GatewaySettings)
     common = settings.common
     loop = prepare(SERVICE, common, settings.http_port)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=common.http_host,
-        port=settings.http_port,
-        # structlog (configured by prepare) logs what matters; uvicorn's own
-        # lines are not JSON and its access log would print every URL, so
-        # only its warnings and errors pass.
-        access_log=False,
-        log_config=None,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
+    config = uvicorn_config(create_app(settings), settings, host=common.http_host)
     loop.run_until_complete(uvicorn.Server(config).serve())
 
 

@@ -41,6 +41,14 @@ class Problem(BaseModel):
     detail: str
 
 
+class BadBodyProblem(Problem):
+    path: str | None = Field(
+        default=None,
+        description="Where in the body, when one place is at fault: the second occurrence "
+        "of a key named twice, e.g. `[1].channel`.",
+    )
+
+
 class ForeignChannelProblem(Problem):
     key_channel: str
     items: list[dict[str, Any]] = Field(

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from starlette.requests import ClientDisconnect
 
 from libs.common.health import HealthState, health_routes
 from libs.common.logging import get_logger
@@ -21,7 +22,11 @@ from services.gateway.ingest import IngestLimits
 from services.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from services.gateway.routes import events_router, queries_router, stream_router
 from services.gateway.runtime import GatewayRuntime
-from services.gateway.security import GatewayError, gateway_error_handler
+from services.gateway.security import (
+    GatewayError,
+    client_disconnect_handler,
+    gateway_error_handler,
+)
 from services.gateway.settings import GatewaySettings
 
 log = get_logger("concierge.gateway")
@@ -74,9 +79,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # A trailing-slash redirect would answer before authentication, with a
+        # Location built from the client's Host header: API routes have one
+        # spelling, anything else is 404.
+        redirect_slashes=False,
     )
     app.state.runtime = runtime  # for tests and operators; handlers use closures
     app.add_exception_handler(GatewayError, gateway_error_handler)
+    app.add_exception_handler(ClientDisconnect, client_disconnect_handler)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(events_router(runtime))
     app.include_router(queries_router(runtime))

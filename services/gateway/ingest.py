@@ -21,6 +21,9 @@ from libs.contract.dlq import SourceRef
 from libs.contract.interaction import Identity
 from services.gateway.auth import Principal
 from services.gateway.json_items import split_array
+from services.intake.domain.dead_letter import scrub_text
+from services.intake.domain.duplicates import DuplicateKey, TooDeep, first_duplicate_key
+from services.intake.domain.problems import short_path
 from services.intake.domain.validate import Accepted, validate_record
 
 JSON_MEDIA_TYPE: Final = "application/json"
@@ -68,6 +71,7 @@ class Body:
 @dataclass(frozen=True, slots=True)
 class BodyProblem:
     message: str
+    path: str | None = None  # where in the body, when one place is at fault
 
 
 def parse_body(body: bytes, max_batch: int) -> Body | BodyProblem:
@@ -77,19 +81,44 @@ def parse_body(body: bytes, max_batch: int) -> Body | BodyProblem:
     except orjson.JSONDecodeError as error:
         return BodyProblem(f"The body is not valid JSON in UTF-8: {error}")
     if isinstance(document, dict):
-        return Body([body.strip(b" \t\r\n")], [document], batch=False)
-    if not isinstance(document, list):
+        parsed = Body([body.strip(b" \t\r\n")], [document], batch=False)
+    elif not isinstance(document, list):
         return BodyProblem("The body must be one event (a JSON object) or a JSON array of events")
-    if not document:
+    elif not document:
         return BodyProblem("The batch is empty: send at least one event")
-    if len(document) > max_batch:
+    elif len(document) > max_batch:
         return BodyProblem(
             f"The batch has {len(document)} events; at most {max_batch} are accepted"
         )
-    items = split_array(body)
-    if len(items) != len(document):  # a scanner bug must not misattribute bytes
-        raise AssertionError("split_array disagrees with the parser")
-    return Body(items, document, batch=True)
+    else:
+        items = split_array(body)
+        if len(items) != len(document):  # a scanner bug must not misattribute bytes
+            raise AssertionError("split_array disagrees with the parser")
+        parsed = Body(items, document, batch=True)
+    duplicate = _first_duplicate(body, parsed)
+    if duplicate is None:
+        return parsed
+    # Refused whole, like JSON that does not parse: what the body means
+    # depends on the reader's parser (intake would dead-letter the item).
+    # Key names are the sender's: masked like intake's DLQ paths.
+    path = scrub_text(duplicate.path)
+    return BodyProblem(
+        f"{short_path(path)}: an object names this key twice; JSON parsers disagree on "
+        "which value counts, so the body is refused",
+        path,
+    )
+
+
+def _first_duplicate(body: bytes, parsed: Body) -> DuplicateKey | None:
+    found = first_duplicate_key(body)
+    if isinstance(found, TooDeep) and parsed.batch:
+        # One item nests too deep to check (and will be refused): check the
+        # others one by one, so it cannot hide a duplicate elsewhere.
+        for index, item in enumerate(parsed.items):
+            found = first_duplicate_key(item, within=(index,))
+            if isinstance(found, DuplicateKey):
+                return found
+    return found if isinstance(found, DuplicateKey) else None
 
 
 def declared_channel(value: Any) -> Channel | None:

@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED_ROUTE = "unmatched"
+# nginx's "client closed request": the client hung up before its request was read.
+CLIENT_CLOSED_REQUEST = 499
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -72,7 +74,7 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                self.metrics.latency.labels(_route_of(scope), scope["method"]).observe(
+                self.metrics.latency.labels(route_template(scope), scope["method"]).observe(
                     time.perf_counter() - started
                 )
             await send(message)
@@ -80,10 +82,10 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, timed_send)
         finally:
-            self.metrics.requests.labels(_route_of(scope), scope["method"], str(status)).inc()
+            self.metrics.requests.labels(route_template(scope), scope["method"], str(status)).inc()
 
 
-def _route_of(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     route = scope.get("route")
     # path_format drops converters: /v1/customers/{customer_id}/context
     path = getattr(route, "path_format", None) or getattr(route, "path", None)

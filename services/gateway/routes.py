@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: FastAPI reads the handlers'
 annotations at run time, and they name dependencies local to each router.
 """
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -30,7 +31,7 @@ from services.gateway.ingest import (
 )
 from services.gateway.proxy import UpstreamUnavailable, customer_path, forward_get
 from services.gateway.resume import BadResumeToken, decode_token
-from services.gateway.runtime import GatewayRuntime, publish
+from services.gateway.runtime import GatewayRuntime, NoStreamSlot, publish
 from services.gateway.security import GatewayError, require
 from services.gateway.stream import (
     SHUTDOWN_GRACE_SECONDS,
@@ -43,14 +44,17 @@ log = get_logger("concierge.gateway")
 # `:path` so that an opaque id holding "/" (sent as %2F) is still one id.
 CustomerId = Annotated[str, Path(min_length=1, max_length=128)]
 _SSE_SEND_TIMEOUT_SECONDS = 30.0
+# Streams last minutes to hours: a refused client should not retry at once.
+STREAM_RETRY_AFTER_SECONDS = 30
 
 
 def _json(body: Any, status: int) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing 413 as soon as it is known to exceed `limit` bytes."""
+async def read_body(request: Request, limit: int, deadline_seconds: float) -> bytes:
+    """The body, refusing 413 as soon as it is known to exceed `limit` bytes,
+    and 408 when it has not all arrived within `deadline_seconds`."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -59,11 +63,21 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise GatewayError(413, f"The body is {declared} bytes; at most {limit} are accepted")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # Content-Length absent (chunked) or understated
-            raise GatewayError(413, f"The body exceeds {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:  # Content-Length absent (chunked) or understated
+                    raise GatewayError(413, f"The body exceeds {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise GatewayError(
+            408,
+            f"The body did not arrive within {deadline_seconds:g} s",
+            # The rest of the body may still be on its way: the connection
+            # cannot carry another request.
+            headers={"Connection": "close"},
+        ) from None
     return b"".join(chunks)
 
 
@@ -80,11 +94,13 @@ def events_router(runtime: GatewayRuntime) -> APIRouter:
         responses={
             202: {"model": models.IngestResult, "description": "At least one event accepted"},
             400: {
-                "model": models.Problem,
-                "description": "Not JSON; not an object or array; empty or oversized batch",
+                "model": models.BadBodyProblem,
+                "description": "Not JSON; a key named twice in one object (`path` says "
+                "where); not an object or array; empty or oversized batch",
             },
             401: {"model": models.Problem},
             403: {"model": models.ForeignChannelProblem},
+            408: {"model": models.Problem, "description": "The body did not arrive in time"},
             413: {"model": models.Problem},
             415: {"model": models.Problem},
             422: {"model": models.IngestResult, "description": "No event accepted"},
@@ -97,9 +113,12 @@ def events_router(runtime: GatewayRuntime) -> APIRouter:
         problem = content_type_problem(request.headers.get("content-type"))
         if problem is not None:
             raise GatewayError(415, problem)
-        body = parse_body(await read_body(request, settings.max_body_bytes), settings.max_batch)
+        raw = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+        body = parse_body(raw, settings.max_batch)
         if not isinstance(body, Body):
-            raise GatewayError(400, body.message)
+            if body.path is None:
+                raise GatewayError(400, body.message)
+            raise GatewayError(400, body.message, path=body.path)
         foreign = foreign_items(principal, body)
         if foreign:
             indexes = ", ".join(str(index) for index, _ in foreign[:20])
@@ -222,6 +241,10 @@ def stream_router(runtime: GatewayRuntime) -> APIRouter:
             400: {"model": models.Problem, "description": "Malformed or foreign Last-Event-ID"},
             401: {"model": models.Problem},
             403: {"model": models.Problem},
+            429: {
+                "model": models.Problem,
+                "description": "This API key has MAX_STREAMS_PER_KEY streams open (Retry-After)",
+            },
             503: {"model": models.Problem, "description": "Kafka unavailable or too many streams"},
         },
     )
@@ -244,10 +267,23 @@ def stream_router(runtime: GatewayRuntime) -> APIRouter:
             requested = decode_token(last_event_id) if last_event_id is not None else None
         except BadResumeToken as error:
             raise GatewayError(400, str(error)) from error
-        if not runtime.take_stream_slot():
-            raise GatewayError(503, f"Too many open streams (at most {settings.max_streams})")
+        retry_after = {"Retry-After": str(STREAM_RETRY_AFTER_SECONDS)}
+        refusal = runtime.take_stream_slot(principal.number)
+        if refusal is NoStreamSlot.key_at_limit:
+            raise GatewayError(
+                429,
+                f"This API key has {settings.max_streams_per_key} streams open, its limit; "
+                "close one or retry later",
+                headers=retry_after,
+            )
+        if refusal is NoStreamSlot.all_taken:
+            raise GatewayError(
+                503, f"Too many open streams (at most {settings.max_streams})", headers=retry_after
+            )
         try:
-            stream = await open_action_stream(runtime, channel, customer_id, requested)
+            stream = await open_action_stream(
+                runtime, channel, customer_id, requested, principal.number
+            )
         except BadResumeToken as error:
             raise GatewayError(400, str(error)) from error
         except StreamUnavailable as error:

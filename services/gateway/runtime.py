@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -56,6 +57,13 @@ class BrokerCheck:
             return self._last
 
 
+class NoStreamSlot(Enum):
+    """Why a stream cannot open now."""
+
+    all_taken = "all_taken"  # MAX_STREAMS: the gateway's capacity (503)
+    key_at_limit = "key_at_limit"  # MAX_STREAMS_PER_KEY: this caller's share (429)
+
+
 @dataclass
 class GatewayRuntime:
     settings: GatewaySettings
@@ -66,6 +74,8 @@ class GatewayRuntime:
     _http: httpx.AsyncClient | None = None
     _broker_check: BrokerCheck | None = None
     open_streams: int = 0
+    # Open streams per API key (by its number), so no one key takes every slot.
+    streams_by_key: dict[int, int] = field(default_factory=dict)
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -106,14 +116,21 @@ class GatewayRuntime:
     async def broker_ready(self) -> bool:
         return self._broker_check is not None and await self._broker_check()
 
-    def take_stream_slot(self) -> bool:
+    def take_stream_slot(self, key_number: int) -> NoStreamSlot | None:
+        """Holds a slot for the key and returns None, or says why there is none."""
+        if self.streams_by_key.get(key_number, 0) >= self.settings.max_streams_per_key:
+            return NoStreamSlot.key_at_limit
         if self.open_streams >= self.settings.max_streams:
-            return False
+            return NoStreamSlot.all_taken
+        self.streams_by_key[key_number] = self.streams_by_key.get(key_number, 0) + 1
         self.open_streams += 1
         self.metrics.streams_open.set(self.open_streams)
-        return True
+        return None
 
-    def release_stream_slot(self) -> None:
+    def release_stream_slot(self, key_number: int) -> None:
+        held = self.streams_by_key.pop(key_number) - 1
+        if held:
+            self.streams_by_key[key_number] = held
         self.open_streams -= 1
         self.metrics.streams_open.set(self.open_streams)
 

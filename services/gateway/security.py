@@ -5,10 +5,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from libs.common.logging import get_logger
 from services.gateway.auth import AuthFailure, KeyEntry, Principal, Scope, authenticate
+from services.gateway.metrics import CLIENT_CLOSED_REQUEST, route_template
 
 log = get_logger("concierge.gateway")
 
@@ -44,6 +46,16 @@ async def gateway_error_handler(_: Request, error: Exception) -> Response:
     return JSONResponse(
         {"detail": error.detail, **error.extra}, status_code=error.status, headers=error.headers
     )
+
+
+async def client_disconnect_handler(request: Request, error: Exception) -> Response:
+    """The client hung up before its request was read: its doing, not a server error.
+
+    Counted as 499 (as nginx does); nobody receives the response.
+    """
+    assert isinstance(error, ClientDisconnect)
+    log.info("client_disconnected", route=route_template(request.scope), method=request.method)
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def unauthenticated(failure: AuthFailure) -> GatewayError:

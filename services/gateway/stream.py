@@ -57,6 +57,7 @@ class ActionStream:
     positions: dict[int, int]
     channel: Channel
     customer_id: str | None
+    key_number: int  # whose stream slot this holds
     _closed: bool = field(default=False)
 
     @property
@@ -105,7 +106,7 @@ class ActionStream:
                 await self.consumer.stop()
             except Exception as error:  # the connection is gone either way
                 log.warning("stream_consumer_stop_failed", error=type(error).__name__)
-        self.runtime.release_stream_slot()
+        self.runtime.release_stream_slot(self.key_number)
         log.debug("stream_closed", channel=self.channel.value)
 
 
@@ -114,12 +115,13 @@ async def open_action_stream(
     channel: Channel,
     customer_id: str | None,
     requested: dict[int, int] | None,
+    key_number: int,
 ) -> ActionStream:
     """Positioned at `requested` (a decoded resume token) or, without one, at the end.
 
     Raises BadResumeToken (400) or StreamUnavailable (503). The caller holds a
-    stream slot, which the returned stream releases when closed (and this
-    function on failure).
+    stream slot for `key_number`, which the returned stream releases when
+    closed (and this function on failure).
     """
     topic = runtime.names.actions(channel)
     consumer = create_consumer(
@@ -151,10 +153,10 @@ async def open_action_stream(
     except BaseException as error:
         with anyio.move_on_after(CLOSE_TIMEOUT_SECONDS, shield=True):
             await consumer.stop()
-        runtime.release_stream_slot()
+        runtime.release_stream_slot(key_number)
         if isinstance(error, TimeoutError):
             raise StreamUnavailable("Kafka did not answer in time") from error
         if isinstance(error, Exception) and not isinstance(error, StreamUnavailable | ValueError):
             raise StreamUnavailable(f"Kafka is unavailable: {type(error).__name__}") from error
         raise
-    return ActionStream(runtime, consumer, assigned, positions, channel, customer_id)
+    return ActionStream(runtime, consumer, assigned, positions, channel, customer_id, key_number)

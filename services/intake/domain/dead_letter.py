@@ -38,8 +38,13 @@ def dead_letter(
     now: datetime,
     max_original_bytes: int,
     parsed: object = None,
+    reencode: bool = False,
 ) -> DeadLetter:
-    """`parsed` is the decoded JSON when there was one: it locates identity fields exactly."""
+    """`parsed` is the decoded JSON when there was one: it locates identity fields exactly.
+
+    `reencode`: the bytes may hold identity values `parsed` does not show (a
+    key named twice), so keep `parsed` re-encoded without them instead.
+    """
     original: str | None = None
     size = 0
     truncated = redacted = False
@@ -47,14 +52,14 @@ def dead_letter(
         size = len(value)
         kept = bytes(value[:max_original_bytes])
         truncated = size > max_original_bytes
-        clean = scrub(kept, None if truncated else parsed)
+        clean = scrub(kept, None if truncated else parsed, reencode=reencode and not truncated)
         redacted = clean != kept
         original = base64.b64encode(clean).decode("ascii")
     # Paths and messages quote sender-chosen keys and values, which may be PII too.
     if path is not None:
-        path = _scrub_text(path)
+        path = scrub_text(path)
     return DeadLetter(
-        error=ErrorInfo(code=code, message=_scrub_text(message), path=path),
+        error=ErrorInfo(code=code, message=scrub_text(message), path=path),
         original=original,
         original_size=size,
         original_truncated=truncated,
@@ -64,10 +69,10 @@ def dead_letter(
     )
 
 
-def scrub(raw: bytes, parsed: object = None) -> bytes:
+def scrub(raw: bytes, parsed: object = None, *, reencode: bool = False) -> bytes:
     """`raw` with personal identifiers masked; unchanged bytes when there are none."""
     clean = raw
-    rewrite = False
+    rewrite = reencode
     for found in _identity_values(parsed):
         needle = orjson.dumps(found) if isinstance(found, str) else b""
         if needle and needle in clean:
@@ -82,7 +87,7 @@ def scrub(raw: bytes, parsed: object = None) -> bytes:
     return _PHONE_LIKE.sub(_MASK, clean)
 
 
-def _scrub_text(text: str) -> str:
+def scrub_text(text: str) -> str:
     return scrub(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
 
 

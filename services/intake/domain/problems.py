@@ -33,8 +33,8 @@ def describe(errors: Sequence[ErrorDetails], prefix: Loc = ()) -> tuple[str | No
     """Path of the first problem, and a message naming it and listing the others."""
     paths = [json_path(prefix + tuple(error["loc"])) for error in errors]
     first = errors[0]
-    message = f"{_short(paths[0])}: {first['msg']}" if paths[0] else first["msg"]
-    others = [_short(path) if path else "(record)" for path in paths[1:]]
+    message = f"{short_path(paths[0])}: {first['msg']}" if paths[0] else first["msg"]
+    others = [short_path(path) if path else "(record)" for path in paths[1:]]
     if others:
         listed = ", ".join(others[:_MAX_LISTED])
         more = "" if len(others) <= _MAX_LISTED else f" and {len(others) - _MAX_LISTED} more"
@@ -42,7 +42,7 @@ def describe(errors: Sequence[ErrorDetails], prefix: Loc = ()) -> tuple[str | No
     return paths[0], message
 
 
-def _short(path: str) -> str:
+def short_path(path: str) -> str:
     # Senders choose key names; a 30 KB key must not make a 30 KB message.
     if len(path) <= _MAX_PATH_IN_MESSAGE:
         return path

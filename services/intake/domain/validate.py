@@ -1,9 +1,10 @@
 """Judge one record from `interactions.<channel>`: accept it normalised, or dead-letter it.
 
 Checks run cheapest and most fundamental first, and the first failure decides
-the code: empty, too large (before any parsing), encoding, JSON, object,
-schema, type, envelope fields, attributes, identity, channel, type on channel,
-clock. The record is parsed once (orjson) and validated once (pydantic).
+the code: empty, too large (before any parsing), encoding, JSON, duplicate
+keys, object, schema, type, envelope fields, attributes, identity, channel,
+type on channel, clock. The record is parsed once (orjson), scanned once for
+duplicate keys (jiter) and validated once (pydantic).
 """
 
 from collections.abc import Mapping
@@ -22,8 +23,9 @@ from libs.contract.dlq import DeadLetter, ErrorCode, SourceRef
 from libs.contract.interaction import InteractionEvent
 from libs.contract.vocabulary import allowed_channels, attributes_model
 from services.intake.domain.dead_letter import dead_letter
+from services.intake.domain.duplicates import DuplicateKey, first_duplicate_key
 from services.intake.domain.pii import PiiKey
-from services.intake.domain.problems import Loc, describe
+from services.intake.domain.problems import Loc, describe, short_path
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024
 DEFAULT_MAX_FUTURE: Final = timedelta(minutes=5)
@@ -95,7 +97,13 @@ class _Reject:
     max_original_bytes: int
 
     def __call__(
-        self, code: ErrorCode, message: str, path: str | None, parsed: object = None
+        self,
+        code: ErrorCode,
+        message: str,
+        path: str | None,
+        parsed: object = None,
+        *,
+        reencode: bool = False,
     ) -> Rejected:
         letter = dead_letter(
             code,
@@ -106,6 +114,7 @@ class _Reject:
             now=self.now,
             max_original_bytes=self.max_original_bytes,
             parsed=parsed,
+            reencode=reencode,
         )
         return Rejected(letter)
 
@@ -159,6 +168,21 @@ def _judge(
         if not _is_utf8(value):
             return reject(ErrorCode.invalid_encoding, "The record is not valid UTF-8", None)
         return reject(ErrorCode.invalid_json, f"The record is not valid JSON: {exc}", None)
+    duplicate = first_duplicate_key(value)
+    if isinstance(duplicate, DuplicateKey):
+        message = (
+            f"{short_path(duplicate.path)}: an object names this key twice; JSON parsers "
+            "disagree on which value counts"
+        )
+        # The parsed record holds only the last of the two values: a raw phone
+        # or e-mail in the first could not be located in the bytes, so a
+        # duplicate inside identity is kept re-encoded, without them.
+        in_identity = duplicate.path == "identity" or duplicate.path.startswith(
+            ("identity.", "identity[")
+        )
+        return reject(
+            ErrorCode.duplicate_key, message, duplicate.path, parsed=data, reencode=in_identity
+        )
     if not isinstance(data, dict):
         message = f"The record must be a JSON object, not {_json_kind(data)}"
         return reject(ErrorCode.schema_violation, message, None)

@@ -22,6 +22,7 @@ from libs.common.topics import TopicNames
 from libs.contract.action import ActionEvent
 from libs.contract.codec import to_json_bytes
 from services.gateway.app import create_app
+from services.gateway.server import uvicorn_config
 from services.gateway.settings import GatewaySettings
 
 WEB_KEY = "web-key-0123456789abcdef"
@@ -65,16 +66,20 @@ async def until(
         await asyncio.sleep(interval)
 
 
-async def start_server(app: ASGIApp) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    """Start `app` with uvicorn on a free loopback port: the server, its task, its URL."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
+async def start_server(
+    app: ASGIApp, config: uvicorn.Config | None = None
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """Start `app` with uvicorn (or `config`, on port 0) on a free loopback port:
+    the server, its task, its URL."""
+    if config is None:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await until(lambda: server.started or task.done(), timeout=30)
@@ -86,9 +91,9 @@ async def start_server(app: ASGIApp) -> tuple[uvicorn.Server, asyncio.Task[None]
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
+async def serve(app: ASGIApp, config: uvicorn.Config | None = None) -> AsyncIterator[str]:
     """Run `app` for the duration of the block; yields its base URL."""
-    server, task, url = await start_server(app)
+    server, task, url = await start_server(app, config)
     try:
         yield url
     finally:
@@ -105,9 +110,15 @@ class RunningGateway:
 
 
 @asynccontextmanager
-async def running_gateway(settings: GatewaySettings) -> AsyncIterator[RunningGateway]:
+async def running_gateway(
+    settings: GatewaySettings, *, production_server: bool = False
+) -> AsyncIterator[RunningGateway]:
+    """With `production_server`, served as `python -m services.gateway` serves it
+    (its timeouts and connection cap); else with uvicorn's defaults."""
+    app = create_app(settings)
+    config = uvicorn_config(app, settings, host="127.0.0.1") if production_server else None
     async with (
-        serve(create_app(settings)) as url,
+        serve(app, config) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as client,
     ):
         yield RunningGateway(url, settings, TopicNames(settings.common.topic_prefix), client)

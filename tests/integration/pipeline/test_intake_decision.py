@@ -67,6 +67,19 @@ async def test_bad_records_are_dead_lettered_with_their_offset_while_good_ones_f
             event_bytes(interaction("purchase", "web", {"anonymous_id": cookie}, {"items": []})),
             "schema_violation",
         ),
+        # A parse differential: Concierge reads the last channel, others the first.
+        (
+            event_bytes(interaction("page_view", "web", {"anonymous_id": cookie}))[:-1]
+            + b',"channel":"phone"}',
+            "duplicate_key",
+        ),
+        # A customer id that could never be queried back by URL.
+        (
+            event_bytes(
+                interaction("page_view", "web", {"anonymous_id": cookie, "customer_id": ".."})
+            ),
+            "schema_violation",
+        ),
     ]
     # Interleave: good, bad, good, bad, ... all on one partition (same key).
     payloads = [
@@ -78,13 +91,15 @@ async def test_bad_records_are_dead_lettered_with_their_offset_while_good_ones_f
         event_bytes(good[2]),
         bad[3][0],
         bad[4][0],
+        bad[5][0],
+        bad[6][0],
     ]
     sent = await produce(
         pipeline_settings,
         [(names.interactions("web"), cookie.encode(), payload) for payload in payloads],
     )
     expected_codes = {
-        sent[i].offset: code for i, (_, code) in zip([1, 3, 4, 6, 7], bad, strict=True)
+        sent[i].offset: code for i, (_, code) in zip([1, 3, 4, 6, 7, 8, 9], bad, strict=True)
     }
 
     def done(seen: list[Consumed]) -> bool:
@@ -96,11 +111,9 @@ async def test_bad_records_are_dead_lettered_with_their_offset_while_good_ones_f
             and r.json()["source"]["topic"] == names.interactions("web")
             and r.json()["source"]["offset"] in expected_codes
         ]
-        return (
-            len({r.json()["event"]["event_id"] for r in forwarded} & {g["event_id"] for g in good})
-            == 3
-            and len(dead) == 5
-        )
+        return len(
+            {r.json()["event"]["event_id"] for r in forwarded} & {g["event_id"] for g in good}
+        ) == 3 and len(dead) == len(bad)
 
     seen = await consume_until(pipeline_settings, [names.resolved, names.dlq], done)
     letters = [r.json() for r in seen if r.topic == names.dlq]
@@ -110,6 +123,8 @@ async def test_bad_records_are_dead_lettered_with_their_offset_while_good_ones_f
         if letter["source"]["offset"] in expected_codes
     }
     assert got == expected_codes
+    paths = {letter["source"]["offset"]: letter["error"]["path"] for letter in letters}
+    assert (paths[sent[8].offset], paths[sent[9].offset]) == ("channel", "identity.customer_id")
     assert all(
         letter["source"]["partition"] == sent[0].partition
         for letter in letters

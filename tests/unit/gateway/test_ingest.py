@@ -227,3 +227,55 @@ def test_results_are_in_request_order_with_positions_or_errors() -> None:
             "error": {"code": "unavailable", "message": "Kafka is down", "path": None},
         },
     ]
+
+
+def test_an_item_nested_a_thousand_levels_deep_is_refused_alone() -> None:
+    deep = b"[" * 1020 + b"]" * 1020
+    raw = b"[" + orjson.dumps(event(event_id="e-0")) + b"," + deep + b","
+    raw += orjson.dumps(event(event_id="e-2")) + b"]"
+    body = parse_body(raw, LIMITS.max_batch)
+    assert isinstance(body, Body)
+    first, middle, last = judge(body)
+    assert isinstance(first, Admitted)
+    assert isinstance(last, Admitted)
+    assert isinstance(middle, Refused)
+    assert (middle.index, middle.code) == (1, "schema_violation")
+
+
+def test_an_item_too_deep_to_check_cannot_hide_a_duplicate_in_another() -> None:
+    deep = b"[" * 1020 + b"]" * 1020
+    raw = b"[" + orjson.dumps(event()) + b"," + deep + b',{"k": 1, "k": 2}]'
+    parsed = parse_body(raw, max_batch=5)
+    assert isinstance(parsed, BodyProblem)
+    assert parsed.path == "[2].k"
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (b'{"channel": "phone", "type": "x", "channel": "web"}', "channel"),
+        (
+            b'[{"a": 1}, {"identity": {"customer_id": "a", "customer_id": "b"}}]',
+            "[1].identity.customer_id",
+        ),
+    ],
+)
+def test_a_key_named_twice_refuses_the_body_with_its_path(body: bytes, path: str) -> None:
+    parsed = parse_body(body, max_batch=5)
+    assert isinstance(parsed, BodyProblem)
+    assert parsed.path == path
+    assert "twice" in parsed.message
+
+
+@pytest.mark.parametrize("customer_id", [".", "..", "cust-1\n", "cust\u20281"])
+def test_customer_ids_that_cannot_be_queried_back_are_refused(customer_id: str) -> None:
+    record = event(identity={"customer_id": customer_id})
+    (verdict,) = judge(body_of(record))
+    assert isinstance(verdict, Refused)
+    assert (verdict.code, verdict.path) == ("schema_violation", "identity.customer_id")
+    assert "customer id must not" in verdict.message
+
+
+def test_customer_ids_with_dots_inside_are_still_accepted() -> None:
+    records = [event(identity={"customer_id": cid}) for cid in ("cust.42", "...", ".x", "a..b")]
+    assert all(isinstance(verdict, Admitted) for verdict in judge(body_of(*records)))

@@ -67,3 +67,18 @@ def test_every_item_parses_back_to_what_the_array_held(
     # Byte-exact: each item is a slice of the document as sent.
     for item in cut:
         assert item in document
+
+
+@pytest.mark.parametrize(
+    "deep",
+    [
+        b"[" * 1020 + b"]" * 1020,
+        b'{"a":' * 1020 + b'"]}[{\\""' + b"}" * 1020,
+    ],
+)
+def test_an_item_nested_deeper_than_the_stdlib_scanner_recurses_is_still_cut_out(
+    deep: bytes,
+) -> None:
+    document = b'[{"before": 1}, ' + deep + b' , "after"]'
+    orjson.loads(document)  # the gateway's parser accepts it
+    assert split_array(document) == [b'{"before": 1}', deep, b'"after"']

@@ -60,6 +60,25 @@ def test_escaped_identity_values_are_masked_by_re_encoding() -> None:
     assert orjson.loads(original)["identity"] == {"email": "[redacted]", "phone": "[redacted]"}
 
 
+def test_a_phone_named_twice_is_masked_in_both_values() -> None:
+    record = example_interaction("page_view")
+    record["identity"] = {"phone": "01632 960 999"}
+    value = orjson.dumps(record).replace(
+        b'"phone":"01632 960 999"', b'"phone":"01632 960 123","phone":"01632 960 999"'
+    )
+    letter = rejected(value).dead_letter
+    assert (letter.error.code, letter.error.path) == (ErrorCode.duplicate_key, "identity.phone")
+    assert letter.original_redacted
+    assert b"960" not in to_json_bytes(letter)
+
+
+def test_a_duplicate_outside_identity_keeps_the_bytes_as_sent() -> None:
+    value = orjson.dumps(example_interaction("page_view"))[:-1] + b',"channel":"phone"}'
+    letter = rejected(value).dead_letter
+    assert letter.error.code is ErrorCode.duplicate_key
+    assert letter.original_bytes() == value
+
+
 def test_unparseable_records_are_scrubbed_of_phone_and_email_shapes() -> None:
     value = b'{"identity": {"email": "jane.doe@example.com", "phone": "+44 20 7946 0958"'
     letter = rejected(value).dead_letter

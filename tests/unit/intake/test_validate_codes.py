@@ -74,10 +74,39 @@ CASES: list[Case] = [
     ),
     ("lone surrogate", lambda: b'{"event_id": "\\ud800"}', ErrorCode.invalid_json, None),
     ("two values", lambda: b"{} {}", ErrorCode.invalid_json, None),
+    (
+        "channel named twice",
+        lambda: orjson.dumps(web())[:-1] + b', "channel": "phone"}',
+        ErrorCode.duplicate_key,
+        "channel",
+    ),
+    (
+        "customer id named twice, spelt differently",
+        lambda: orjson.dumps(with_identity(web(), {"customer_id": "c1"})).replace(
+            b'"customer_id"', b'"customer_id": "c0", "\\u0063ustomer_id"'
+        ),
+        ErrorCode.duplicate_key,
+        "identity.customer_id",
+    ),
+    (
+        "duplicate in an array's object, before not-an-object",
+        lambda: b'[{"a": 1}, {"b": 1, "b": 2}]',
+        ErrorCode.duplicate_key,
+        "[1].b",
+    ),
     ("array", lambda: b"[1, 2]", ErrorCode.schema_violation, None),
     ("string", lambda: b'"hello"', ErrorCode.schema_violation, None),
     ("null", lambda: b"null", ErrorCode.schema_violation, None),
     ("other schema", lambda: web(schema="interaction/v2"), ErrorCode.unsupported_schema, "schema"),
+    *(
+        (
+            f"customer id {customer_id!r}",
+            lambda customer_id=customer_id: with_identity(web(), {"customer_id": customer_id}),
+            ErrorCode.schema_violation,
+            "identity.customer_id",
+        )
+        for customer_id in (".", "..", "cust\n42", "cust\r", "\u2028", "a\x00b", "\x7f")
+    ),
     (
         "other schema outranks everything",
         lambda: without(web(schema="action/v1", type="nope"), "event_id", "identity"),
