@@ -68,6 +68,13 @@ class CommonSettings(BaseSettings):
     # A worker owning a partition with records waiting that it has not
     # consumed for this long exits for a restart (libs/common/stall.py); 0: never.
     partition_stall_seconds: float = Field(default=60.0, ge=0)
+    # How long the decision log keeps a decision (its topic's retention.ms);
+    # common because provisioning creates the topic.
+    decision_log_retention_days: float = Field(default=30.0, gt=0)
+
+    @property
+    def decision_log_retention_ms(self) -> int:
+        return int(self.decision_log_retention_days * 24 * 60 * 60 * 1000)
 
 
 def known_setting_names(*settings_types: type[BaseSettings]) -> set[str]:

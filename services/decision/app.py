@@ -34,6 +34,8 @@ from services.decision.handler import (
     CONTEXTS,
     HISTORIES,
     IN_FORCE,
+    LOG_KEYS,
+    TIMELINE,
     DecisionHandler,
 )
 from services.decision.settings import DecisionSettings
@@ -65,6 +67,18 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
     histories = create_table(
         app, HISTORIES, partitions=common.partitions, help="customer_id -> ContactHistory"
     )
+    log_keys = create_table(
+        app,
+        LOG_KEYS,
+        partitions=common.partitions,
+        help="customer_id -> the key their decision log records are sealed with",
+    )
+    timeline = create_table(
+        app,
+        TIMELINE,
+        partitions=common.partitions,
+        help="customer_id -> their latest decision-log/v1 records, newline-separated",
+    )
     anonymous_ttl = timedelta(days=settings.anonymous_ttl_days)
     handler = DecisionHandler(
         loaded,
@@ -72,13 +86,20 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         anonymous_ttl=anonymous_ttl,
         bootstrap_servers=bootstrap_servers(app),
         read_back_seconds=settings.read_back_seconds,
+        timeline_decisions=settings.timeline_decisions,
         registry=telemetry.registry,
     )
     stage = batch_stage(
         app,
         name="decision",
         topics=[names.resolved],
-        tables={CONTEXTS: contexts, IN_FORCE: in_force, HISTORIES: histories},
+        tables={
+            CONTEXTS: contexts,
+            IN_FORCE: in_force,
+            HISTORIES: histories,
+            LOG_KEYS: log_keys,
+            TIMELINE: timeline,
+        },
         changelog_order=CHANGELOG_ORDER,
         handler=handler,
         telemetry=telemetry,
