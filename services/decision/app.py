@@ -38,6 +38,7 @@ from services.decision.handler import (
     TIMELINE,
     DecisionHandler,
 )
+from services.decision.queries import install_customer_queries
 from services.decision.settings import DecisionSettings
 
 SWEEP_INTERVAL_SECONDS = 3600.0
@@ -179,4 +180,12 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
             }
             return self.bytes(orjson.dumps(body), content_type="application/json")
 
+    install_customer_queries(
+        app,
+        contexts=contexts,
+        lookup=stage.lookup,
+        load_context=load_context,
+        timeline_table=TIMELINE,
+        in_force_table=IN_FORCE,
+    )
     return app
