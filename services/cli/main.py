@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 
 from libs.common.broker_probe import BrokerUnreachableError
+from libs.common.decision_log_reader import read_customer_log
 from libs.common.provision import provision, render
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
 from libs.common.topics import CHANNELS, TopicNames
@@ -360,6 +361,21 @@ def show_context(
         raise typer.Exit(code=1)
     response.raise_for_status()
     typer.echo(orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command("decisions")
+def show_decisions(customer_id: str) -> None:
+    """Every decision for a customer still on the decision log (its retention),
+    one decision-log/v1 record a line, oldest first; says how many no kept key
+    opens (all of them once the customer is erased)."""
+    found = asyncio.run(read_customer_log(_settings(), customer_id))
+    for record in found.records:
+        typer.echo(record.model_dump_json(by_alias=True))
+    typer.echo(
+        f"{len(found.records)} decision(s); {found.unreadable} record(s) no kept key opens"
+        + ("" if found.key_kept else " (no key kept: erased, or never decided for)"),
+        err=True,
+    )
 
 
 def main() -> None:

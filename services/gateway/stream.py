@@ -9,7 +9,7 @@ after a client sees the stream open is on that stream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -57,6 +57,10 @@ class ActionStream:
     positions: dict[int, int]
     channel: Channel
     customer_id: str | None
+    # The SSE event name, and which records of the topic to pass on (all when None):
+    # the suppression stream (customer_views.py) reads `suppressions` this way.
+    event_name: str = "action"
+    keep: Callable[[bytes], bool] | None = None
     _closed: bool = field(default=False)
 
     @property
@@ -86,10 +90,12 @@ class ActionStream:
                         self.positions[partition.partition] = record.offset + 1
                         if record.value is None or not matches_customer(record, self.customer_id):
                             continue
+                        if self.keep is not None and not self.keep(record.value):
+                            continue
                         streamed.inc()
                         yield ServerSentEvent(
                             data=record.value.decode("utf-8", errors="replace"),
-                            event="action",
+                            event=self.event_name,
                             id=self.token,
                         )
         finally:
@@ -114,6 +120,10 @@ async def open_action_stream(
     channel: Channel,
     customer_id: str | None,
     requested: dict[int, int] | None,
+    *,
+    topic: str | None = None,
+    event_name: str = "action",
+    keep: Callable[[bytes], bool] | None = None,
 ) -> ActionStream:
     """Positioned at `requested` (a decoded resume token) or, without one, at the end.
 
@@ -121,7 +131,7 @@ async def open_action_stream(
     stream slot, which the returned stream releases when closed (and this
     function on failure).
     """
-    topic = runtime.names.actions(channel)
+    topic = topic or runtime.names.actions(channel)
     consumer = create_consumer(
         runtime.settings.common, client_id="concierge-gateway-sse", group_id=None
     )
@@ -157,4 +167,6 @@ async def open_action_stream(
         if isinstance(error, Exception) and not isinstance(error, StreamUnavailable | ValueError):
             raise StreamUnavailable(f"Kafka is unavailable: {type(error).__name__}") from error
         raise
-    return ActionStream(runtime, consumer, assigned, positions, channel, customer_id)
+    return ActionStream(
+        runtime, consumer, assigned, positions, channel, customer_id, event_name, keep
+    )

@@ -1,0 +1,222 @@
+"""What the console and agent desktops read about one customer: the timeline,
+the suppressions in force, a decision's explanation; and the suppressions of
+a channel as Server-Sent Events.
+
+The first three are answered by the decision service, which keeps them per
+customer beside the context (its timeline index and suppressions-in-force
+table); the gateway checks the key, passes the question on and the answer
+back. An upstream refusal that is not already a problem document becomes one.
+"""
+
+from typing import Annotated, Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query
+from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+
+from libs.common.logging import get_logger
+from libs.contract.common import Channel
+from libs.contract.decision_log import DecisionLogRecord
+from libs.contract.queries import SuppressionsNow, Timeline
+from services.gateway.auth import Principal, Scope
+from services.gateway.problems import ProblemDetails
+from services.gateway.proxy import UpstreamUnavailable, customer_path, forward_get
+from services.gateway.resume import BadResumeToken, decode_token
+from services.gateway.runtime import GatewayRuntime
+from services.gateway.security import PROBLEM_JSON, GatewayError, problem_response, require
+from services.gateway.stream import SHUTDOWN_GRACE_SECONDS, StreamUnavailable, open_action_stream
+
+log = get_logger("concierge.gateway")
+
+CustomerId = Annotated[str, Path(min_length=1, max_length=128)]
+DecisionId = Annotated[str, Path(min_length=1, max_length=128)]
+_SSE_SEND_TIMEOUT_SECONDS = 30.0
+
+
+def _refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "Bad paging or a missing parameter",
+        401: "No API key, or an unknown one",
+        403: "The key lacks the scope, or is bound to another channel",
+        404: "Unknown customer or decision",
+        422: "A parameter is malformed",
+        503: "The decision service or Kafka did not answer",
+    }
+    return {
+        status: {
+            "model": ProblemDetails,
+            "description": described[status],
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }
+
+
+def as_problem(answer: Response) -> Response:
+    """A refusal from upstream as a problem document (it may be one already)."""
+    if answer.status_code < 400 or answer.headers.get("content-type", "") == PROBLEM_JSON:
+        return answer
+    try:
+        body = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        body = None
+    detail = body.get("detail") or body.get("error") if isinstance(body, dict) else None
+    return problem_response(answer.status_code, str(detail or "The decision service refused"))
+
+
+def suppression_covers(channel: Channel) -> Any:
+    """Whether a `suppression/v1` record concerns ``channel`` (an empty scope is all)."""
+
+    def keep(value: bytes) -> bool:
+        try:
+            body = orjson.loads(value)
+            channels = body.get("scope", {}).get("channels") or []
+        except (orjson.JSONDecodeError, AttributeError):
+            return False
+        return not channels or channel.value in channels
+
+    return keep
+
+
+def customer_views_router(runtime: GatewayRuntime) -> APIRouter:
+    settings = runtime.settings
+    context_reader = require(settings.api_keys, Scope.context_read)
+    decision_reader = require(settings.api_keys, Scope.decision_read)
+    router = APIRouter(tags=["customer views"])
+
+    async def forward(path: str, **params: str) -> Response:
+        try:
+            answer = await forward_get(
+                runtime.http, "decision", settings.decision_url, path, params or None
+            )
+        except UpstreamUnavailable as error:
+            runtime.metrics.upstream_errors.labels("decision").inc()
+            log.warning("upstream_unavailable", upstream="decision", reason=str(error))
+            raise GatewayError(503, str(error)) from error
+        return as_problem(answer)
+
+    @router.get(
+        "/v1/customers/{customer_id:path}/timeline",
+        summary="The customer's events, decisions and suppressions, newest first, paged",
+        responses={200: {"model": Timeline}, **_refusals(400, 401, 403, 404, 422, 503)},
+    )
+    async def get_timeline(
+        customer_id: CustomerId,
+        _: Annotated[Principal, Depends(context_reader)],
+        limit: Annotated[int, Query(ge=1, le=200, description="Entries per page")] = 50,
+        offset: Annotated[int, Query(ge=0, description="`next_offset` of the last page")] = 0,
+    ) -> Response:
+        path = customer_path(customer_id, "timeline")
+        return await forward(path, limit=str(limit), offset=str(offset))
+
+    @router.get(
+        "/v1/customers/{customer_id:path}/suppressions",
+        summary="The suppressions in force for the customer now, and why",
+        responses={200: {"model": SuppressionsNow}, **_refusals(401, 403, 422, 503)},
+    )
+    async def get_suppressions(
+        customer_id: CustomerId, _: Annotated[Principal, Depends(context_reader)]
+    ) -> Response:
+        return await forward(customer_path(customer_id, "suppressions"))
+
+    @router.get(
+        "/v1/decisions/{decision_id}",
+        summary="One decision with its full explanation (from the customer's latest decisions)",
+        responses={200: {"model": DecisionLogRecord}, **_refusals(400, 401, 403, 404, 422, 503)},
+    )
+    async def get_decision(
+        decision_id: DecisionId,
+        customer_id: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=128,
+                description="Whose decision: decisions are kept with their customer, and "
+                "the question goes to the worker that owns the customer",
+            ),
+        ],
+        principal: Annotated[Principal, Depends(decision_reader)],
+    ) -> Response:
+        answer = await forward(f"/v1/decisions/{decision_id}", customer_id=customer_id)
+        if answer.status_code == 200 and principal.channel is not None:
+            record = orjson.loads(answer.body)
+            winner = record.get("winner") or {}
+            where = winner.get("channel") or record["trigger"].get("channel")
+            if where != principal.channel.value:
+                raise GatewayError(
+                    403, f"This API key reads only '{principal.channel}' decisions, not '{where}'"
+                )
+        return answer
+
+    return router
+
+
+def suppression_stream_router(runtime: GatewayRuntime) -> APIRouter:
+    settings = runtime.settings
+    reader = require(settings.api_keys, Scope.actions_read)
+    router = APIRouter(tags=["actions"])
+
+    @router.get(
+        "/v1/suppressions/stream",
+        summary="Server-Sent Events of the suppressions that concern one channel",
+        response_class=EventSourceResponse,
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "`event: suppression`, `id`: resume token, `data`: "
+                "suppression/v1 JSON (starts and lifts whose scope names the channel or all)",
+            },
+            **_refusals(400, 401, 403, 422, 503),
+        },
+    )
+    async def stream_suppressions(
+        principal: Annotated[Principal, Depends(reader)],
+        channel: Annotated[Channel, Query(description="Suppressions that concern this channel")],
+        customer_id: Annotated[
+            str | None, Query(min_length=1, max_length=128, description="Only this customer's")
+        ] = None,
+        last_event_id: Annotated[
+            str | None,
+            Header(alias="Last-Event-ID", description="Resume after this event's id"),
+        ] = None,
+    ) -> Response:
+        if not principal.may_act_for(channel):
+            raise GatewayError(
+                403, f"This API key reads only '{principal.channel}' suppressions, not '{channel}'"
+            )
+        try:
+            requested = decode_token(last_event_id) if last_event_id is not None else None
+        except BadResumeToken as error:
+            raise GatewayError(400, str(error)) from error
+        if not runtime.take_stream_slot():
+            raise GatewayError(503, f"Too many open streams (at most {settings.max_streams})")
+        try:
+            stream = await open_action_stream(
+                runtime,
+                channel,
+                customer_id,
+                requested,
+                topic=runtime.names.suppressions,
+                event_name="suppression",
+                keep=suppression_covers(channel),
+            )
+        except BadResumeToken as error:
+            raise GatewayError(400, str(error)) from error
+        except StreamUnavailable as error:
+            log.warning("stream_unavailable", channel=channel.value, reason=str(error))
+            raise GatewayError(503, f"The suppression stream is unavailable: {error}") from error
+        shutdown = anyio.Event()
+        return EventSourceResponse(
+            stream.events(shutdown),
+            shutdown_event=shutdown,
+            shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
+            ping=settings.sse_heartbeat_seconds,
+            send_timeout=_SSE_SEND_TIMEOUT_SECONDS,
+            background=BackgroundTask(stream.close),
+            headers={"X-Resume-Token": stream.token},
+        )
+
+    return router
