@@ -297,7 +297,7 @@ def dlq_replay(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count, send nothing."),
 ) -> None:
     """Send dead-lettered records back to their source topic, once each, after a fix."""
-    from services.cli.operate import replay_dead_letters
+    from libs.common.dead_letters import replay_dead_letters
 
     wanted = ErrorCode(code) if code else None
     settings = _settings()

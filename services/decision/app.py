@@ -38,7 +38,7 @@ from services.decision.handler import (
     TIMELINE,
     DecisionHandler,
 )
-from services.decision.queries import install_customer_queries
+from services.decision.queries import install_customer_queries, problem, unknown_customer
 from services.decision.settings import DecisionSettings
 
 SWEEP_INTERVAL_SECONDS = 3600.0
@@ -135,9 +135,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         async def get(self, request: Request, customer_id: str) -> Response:
             context = load_context(customer_id)
             if context is None:
-                return self.json(
-                    {"error": "unknown_customer", "customer_id": customer_id}, status=404
-                )
+                return unknown_customer(self, customer_id)
             return self.bytes(
                 orjson.dumps(summarize(context, datetime.now(UTC))), content_type="application/json"
             )
@@ -148,18 +146,11 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         async def get(self, request: Request, customer_id: str) -> Response:
             channel = request.query.get("channel", "")
             if channel not in {c.value for c in Channel}:
-                return self.json(
-                    {
-                        "error": "invalid_channel",
-                        "detail": "channel must be one of web, phone, mobile, store",
-                    },
-                    status=400,
-                )
+                detail = "channel must be one of web, phone, mobile, store"
+                return problem(self, 400, "Invalid channel", detail)
             context = load_context(customer_id)
             if context is None:
-                return self.json(
-                    {"error": "unknown_customer", "customer_id": customer_id}, status=404
-                )
+                return unknown_customer(self, customer_id)
             raw_history = stage.lookup(HISTORIES, customer_id)
             history = (
                 ContactHistory.empty(customer_id)
@@ -187,5 +178,6 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         load_context=load_context,
         timeline_table=TIMELINE,
         in_force_table=IN_FORCE,
+        policy_version=loaded.policy_version,
     )
     return app

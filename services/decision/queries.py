@@ -40,6 +40,10 @@ def problem(view: View, status: int, title: str, detail: str) -> Response:
     return view.bytes(orjson.dumps(body), status=status, content_type=PROBLEM_JSON)
 
 
+def unknown_customer(view: View, customer_id: str) -> Response:
+    return problem(view, 404, "Unknown customer", f"No customer {customer_id!r} is known")
+
+
 def _json(view: View, body: bytes) -> Response:
     return view.bytes(body, content_type="application/json")
 
@@ -60,8 +64,14 @@ def install_customer_queries(
     load_context: Callable[[str], CustomerContext | None],
     timeline_table: str,
     in_force_table: str,
+    policy_version: str,
 ) -> None:
     """``lookup(table, customer_id)`` reads through the stage's pending writes."""
+
+    @app.page("/v1/policy")
+    class PolicyView(View):
+        async def get(self, request: Request) -> Response:
+            return _json(self, orjson.dumps({"policy_version": policy_version}))
 
     def decisions(customer_id: str) -> list[dict[str, Any]]:
         return decisions_of(indexed_records(lookup(timeline_table, customer_id)))
@@ -82,8 +92,7 @@ def install_customer_queries(
             context = load_context(customer_id)
             kept = decisions(customer_id)
             if context is None and not kept:
-                detail = f"No customer {customer_id!r} is known"
-                return problem(self, 404, "Unknown customer", detail)
+                return unknown_customer(self, customer_id)
             found = page(timeline(context, kept), offset, limit)
             body = {
                 "customer_id": customer_id,

@@ -16,9 +16,11 @@ from fastapi import FastAPI
 from libs.common.health import HealthState, health_routes
 from libs.common.logging import get_logger
 from libs.common.topics import TopicNames
+from services.gateway.console import mount_console
 from services.gateway.customer_views import customer_views_router, suppression_stream_router
 from services.gateway.ingest import IngestLimits
 from services.gateway.metrics import GatewayMetrics, MetricsMiddleware
+from services.gateway.operations import operations_router
 from services.gateway.problems import install_problem_handlers
 from services.gateway.routes import events_router, queries_router, stream_router
 from services.gateway.runtime import GatewayRuntime
@@ -84,5 +86,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(stream_router(runtime))
     app.include_router(customer_views_router(runtime))
     app.include_router(suppression_stream_router(runtime))
+    app.include_router(operations_router(runtime))
     app.router.routes.extend(health_routes(health))
+    mount_console(app)
     return app

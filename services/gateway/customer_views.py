@@ -36,7 +36,7 @@ DecisionId = Annotated[str, Path(min_length=1, max_length=128)]
 _SSE_SEND_TIMEOUT_SECONDS = 30.0
 
 
-def _refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "Bad paging or a missing parameter",
         401: "No API key, or an unknown one",
@@ -101,7 +101,7 @@ def customer_views_router(runtime: GatewayRuntime) -> APIRouter:
     @router.get(
         "/v1/customers/{customer_id:path}/timeline",
         summary="The customer's events, decisions and suppressions, newest first, paged",
-        responses={200: {"model": Timeline}, **_refusals(400, 401, 403, 404, 422, 503)},
+        responses={200: {"model": Timeline}, **refusals(400, 401, 403, 404, 422, 503)},
     )
     async def get_timeline(
         customer_id: CustomerId,
@@ -115,7 +115,7 @@ def customer_views_router(runtime: GatewayRuntime) -> APIRouter:
     @router.get(
         "/v1/customers/{customer_id:path}/suppressions",
         summary="The suppressions in force for the customer now, and why",
-        responses={200: {"model": SuppressionsNow}, **_refusals(401, 403, 422, 503)},
+        responses={200: {"model": SuppressionsNow}, **refusals(401, 403, 422, 503)},
     )
     async def get_suppressions(
         customer_id: CustomerId, _: Annotated[Principal, Depends(context_reader)]
@@ -125,7 +125,7 @@ def customer_views_router(runtime: GatewayRuntime) -> APIRouter:
     @router.get(
         "/v1/decisions/{decision_id}",
         summary="One decision with its full explanation (from the customer's latest decisions)",
-        responses={200: {"model": DecisionLogRecord}, **_refusals(400, 401, 403, 404, 422, 503)},
+        responses={200: {"model": DecisionLogRecord}, **refusals(400, 401, 403, 404, 422, 503)},
     )
     async def get_decision(
         decision_id: DecisionId,
@@ -169,12 +169,18 @@ def suppression_stream_router(runtime: GatewayRuntime) -> APIRouter:
                 "description": "`event: suppression`, `id`: resume token, `data`: "
                 "suppression/v1 JSON (starts and lifts whose scope names the channel or all)",
             },
-            **_refusals(400, 401, 403, 422, 503),
+            **refusals(400, 401, 403, 422, 503),
         },
     )
     async def stream_suppressions(
         principal: Annotated[Principal, Depends(reader)],
-        channel: Annotated[Channel, Query(description="Suppressions that concern this channel")],
+        channel: Annotated[
+            Channel | None,
+            Query(
+                description="Suppressions that concern this channel; every suppression when "
+                "absent (all-channel keys only)"
+            ),
+        ] = None,
         customer_id: Annotated[
             str | None, Query(min_length=1, max_length=128, description="Only this customer's")
         ] = None,
@@ -183,7 +189,9 @@ def suppression_stream_router(runtime: GatewayRuntime) -> APIRouter:
             Header(alias="Last-Event-ID", description="Resume after this event's id"),
         ] = None,
     ) -> Response:
-        if not principal.may_act_for(channel):
+        if channel is None and principal.channel is not None:
+            raise GatewayError(403, f"This API key reads only '{principal.channel}' suppressions")
+        if channel is not None and not principal.may_act_for(channel):
             raise GatewayError(
                 403, f"This API key reads only '{principal.channel}' suppressions, not '{channel}'"
             )
@@ -196,17 +204,17 @@ def suppression_stream_router(runtime: GatewayRuntime) -> APIRouter:
         try:
             stream = await open_action_stream(
                 runtime,
-                channel,
+                channel or Channel.web,  # names the stream in logs and metrics only
                 customer_id,
                 requested,
                 topic=runtime.names.suppressions,
                 event_name="suppression",
-                keep=suppression_covers(channel),
+                keep=None if channel is None else suppression_covers(channel),
             )
         except BadResumeToken as error:
             raise GatewayError(400, str(error)) from error
         except StreamUnavailable as error:
-            log.warning("stream_unavailable", channel=channel.value, reason=str(error))
+            log.warning("stream_unavailable", channel=str(channel), reason=str(error))
             raise GatewayError(503, f"The suppression stream is unavailable: {error}") from error
         shutdown = anyio.Event()
         return EventSourceResponse(
