@@ -113,7 +113,17 @@ def _bring_up(settings: CommonSettings, kafka: bool, timeout: float) -> tuple[St
             f"  {spec.name:<9} ready  {stack.url(spec.name)}  log {stack.log_path(spec.name)}"
         )
     typer.echo(f"gateway API keys (local only): {_run_dir() / 'secrets' / 'api-keys.json'}")
+    typer.echo(console_hint(stack.url("gateway"), env.get("CONCIERGE_GATEWAY_API_KEYS", "{}")))
     return stack, started_kafka
+
+
+def console_hint(gateway_url: str, api_keys: str) -> str:
+    """Where the web console is, and an operator key to sign in with (a local
+    stack's generated key: printed to the terminal that started it, never logged)."""
+    keys: dict[str, dict[str, object]] = orjson.loads(api_keys)
+    operator = next((key for key, grant in keys.items() if grant.get("channel") is None), None)
+    sign_in = f"sign in with {operator}" if operator else "sign in with an all-channel API key"
+    return f"web console: {gateway_url}/console/  ({sign_in})"
 
 
 @stack_app.command("up")
