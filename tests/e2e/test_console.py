@@ -112,6 +112,7 @@ def screenshot(browser: WebDriver, name: str) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
         height = browser.execute_script("return document.documentElement.scrollHeight")
         browser.set_window_size(WINDOW[0], max(WINDOW[1], int(height)))  # the whole page
+        browser.execute_script("window.scrollTo(0, 0)")
         browser.save_screenshot(str(Path(folder) / name))
         browser.set_window_size(*WINDOW)
 
@@ -169,6 +170,9 @@ async def test_an_agent_follows_a_simulated_customer_live(
     live = wait_for(browser, "#live-actions li.live-action")
     assert "checkout failed" in live.text
     wait_for(browser, "#nba .nba-action, #nba .nba-none")  # asked again after the action
+    latest = wait_for(browser, "#timeline li.decision")  # the timeline was refreshed
+    latest.find_element(By.TAG_NAME, "summary").click()
+    assert "checkout" in latest.text
     screenshot(browser, "console-customer.png")
 
 
