@@ -21,8 +21,8 @@ from libs.common.logging import get_logger
 from libs.contract.common import Channel
 from libs.contract.decision_log import DecisionLogRecord
 from libs.contract.queries import SuppressionsNow, Timeline
+from services.gateway import api_models as models
 from services.gateway.auth import Principal, Scope
-from services.gateway.problems import ProblemDetails
 from services.gateway.proxy import UpstreamUnavailable, customer_path, forward_get
 from services.gateway.resume import BadResumeToken, decode_token
 from services.gateway.runtime import GatewayRuntime
@@ -47,7 +47,7 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     return {
         status: {
-            "model": ProblemDetails,
+            "model": models.Problem,
             "description": described[status],
             "content": {PROBLEM_JSON: {}},
         }

@@ -6,20 +6,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from services.gateway.security import problem_response
-
-
-class ProblemDetails(BaseModel):
-    """RFC 9457: `application/problem+json`. Some refusals add members of their own."""
-
-    type: str = Field(default="about:blank", description="`about:blank`: the status says it all.")
-    title: str = Field(description="The HTTP status phrase.")
-    status: int
-    detail: str = Field(description="What was wrong with this request, for people.")
 
 
 async def _validation_problem(_: Request, error: Exception) -> Response:

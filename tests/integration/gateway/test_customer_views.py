@@ -199,7 +199,8 @@ async def test_the_openapi_document_types_every_new_answer(gateway: RunningGatew
         ok = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok == {"$ref": f"#/components/schemas/{schema}"}
     assert "/v1/suppressions/stream" in paths
-    assert document["components"]["schemas"]["ProblemDetails"]["properties"]["status"]
+    problem = document["components"]["schemas"]["Problem"]["properties"]
+    assert {"type", "title", "status", "detail"} <= set(problem)
 
 
 def suppression(customer_id: str, channels: list[str]) -> bytes:
