@@ -64,11 +64,12 @@ def stack(
         yield running
 
 
-def operator_key(stack: Stack) -> str:
+def operator_key(stack: Stack, channel: str | None = None) -> str:
+    """The local stack's all-channel key, or the key of ``channel``."""
     keys: dict[str, dict[str, str | None]] = json.loads(
         (stack.run_dir / "secrets" / "api-keys.json").read_text()
     )
-    return next(key for key, grant in keys.items() if grant["channel"] is None)
+    return next(key for key, grant in keys.items() if grant["channel"] == channel)
 
 
 @pytest.fixture
@@ -117,12 +118,12 @@ def screenshot(browser: WebDriver, name: str) -> None:
         browser.set_window_size(*WINDOW)
 
 
-def sign_in(browser: WebDriver, stack: Stack) -> None:
+def sign_in(browser: WebDriver, stack: Stack, channel: str | None = None) -> None:
     browser.get(f"{stack.url('gateway')}/console/")
-    wait_for(browser, "#api-key").send_keys(operator_key(stack))
+    wait_for(browser, "#api-key").send_keys(operator_key(stack, channel))
     browser.find_element(By.CSS_SELECTOR, "#sign-in button").click()
     wait_for(browser, "#nav-customers")
-    assert operator_key(stack) not in browser.current_url
+    assert operator_key(stack, channel) not in browser.current_url
 
 
 async def send(settings: CommonSettings, *events: dict[str, object]) -> None:
@@ -204,3 +205,11 @@ async def test_an_operator_watches_lag_dead_letters_and_live_streams(
     wait_for(browser, "#dead-letters tr[data-code='invalid_json'] button").click()
     browser.switch_to.alert.accept()
     wait_for(browser, "#replay-result", "1 replayed")
+
+
+def test_a_store_key_sees_its_channel_only(stack: Stack, browser: WebDriver) -> None:
+    sign_in(browser, stack, "store")
+    assert not browser.find_element(By.CSS_SELECTOR, "#nav-operations").is_displayed()
+    Select(wait_for(browser, "#channel")).select_by_value("phone")
+    refused = wait_for(browser, "#stream-problem", "refused")
+    assert "store" in refused.text

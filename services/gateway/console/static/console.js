@@ -63,7 +63,10 @@ function stream(path, onEvent) {
         const headers = { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` };
         if (lastId) headers["Last-Event-ID"] = lastId;
         const response = await fetch(path, { headers, signal: control.signal });
-        if (!response.ok) throw new Problem(response.status, response.statusText);
+        if (!response.ok) {
+          const body = await response.json().catch(() => ({}));
+          throw new Problem(response.status, body.detail || response.statusText);
+        }
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = "";
         for (;;) {
@@ -91,6 +94,11 @@ function stream(path, onEvent) {
         }
       } catch (error) {
         if (control.signal.aborted) return;
+        if (error instanceof Problem && error.status < 500) {
+          // Refused (another channel's key, a lost scope): retrying will not help.
+          fill("#stream-problem", `Live updates refused: ${error.message}`);
+          return;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
@@ -100,6 +108,7 @@ function stream(path, onEvent) {
 function closeStreams() {
   for (const control of streams) control.abort();
   streams = [];
+  fill("#stream-problem");
 }
 
 // ---- views
