@@ -4,6 +4,9 @@ and one decision; erasure leaves the customer's records unreadable."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +78,24 @@ async def test_a_decision_that_sends_nothing_is_in_the_log_with_its_reason(
     missing = _get(full_pipeline, "/v1/decisions/dec-nope", customer_id=journey.customer_id)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+
+    # An auditor's command line reads the same records off the log.
+    audit = concierge(pipeline_settings, "decisions", journey.customer_id)
+    assert audit.returncode == 0, audit.stderr
+    lines = [orjson.loads(line) for line in audit.stdout.splitlines()]
+    assert logged.decision_id in [line["decision_id"] for line in lines]
+    assert "0 record(s) no kept key opens" in audit.stderr
+
+
+def concierge(settings: CommonSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
+    env.update(
+        CONCIERGE_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
+        CONCIERGE_TOPIC_PREFIX=settings.topic_prefix,
+        CONCIERGE_PARTITIONS=str(settings.partitions),
+    )
+    command = [sys.executable, "-m", "services.cli.main", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
 async def test_erasure_shreds_the_customers_log_and_empties_what_is_in_force(
