@@ -72,7 +72,7 @@ class DecisionTimings(ContractModel):
         description="From intake receiving the event to this decision."
     )
     decide_us: NonNegativeNumber = Field(
-        description="CPU-bound time of the decision itself (context update and rules)."
+        description="Microseconds the handler took for the event: context update and rules."
     )
 
 
