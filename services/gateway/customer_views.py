@@ -9,6 +9,7 @@ back. An upstream refusal that is not already a problem document becomes one.
 """
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import anyio
 import orjson
@@ -140,7 +141,9 @@ def customer_views_router(runtime: GatewayRuntime) -> APIRouter:
         ],
         principal: Annotated[Principal, Depends(decision_reader)],
     ) -> Response:
-        answer = await forward(f"/v1/decisions/{decision_id}", customer_id=customer_id)
+        # Opaque: a "?" or "#" in one must stay inside the segment upstream.
+        path = f"/v1/decisions/{quote(decision_id, safe='')}"
+        answer = await forward(path, customer_id=customer_id)
         if answer.status_code == 200 and principal.channel is not None:
             record = orjson.loads(answer.body)
             winner = record.get("winner") or {}

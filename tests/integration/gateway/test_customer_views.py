@@ -172,6 +172,13 @@ async def test_a_decision_is_shown_to_its_channel_and_operators_only(
     no_customer = await gateway.client.get(path, headers=auth(OPERATOR_KEY))
     assert no_customer.status_code == 422
     assert no_customer.headers["content-type"] == PROBLEM
+    odd = await gateway.client.get(
+        "/v1/decisions/dec-1%3Fcustomer_id=other",
+        params={"customer_id": KNOWN},
+        headers=auth(OPERATOR_KEY),
+    )
+    assert odd.status_code == 404  # one opaque id upstream, not a second parameter
+    assert seen[-1] == f"/v1/decisions/dec-1%3Fcustomer_id=other?customer_id={KNOWN}"
     # The upstream's own refusal, not a problem document, becomes one.
     missing = await gateway.client.get(
         "/v1/decisions/dec-2", params={"customer_id": KNOWN}, headers=auth(OPERATOR_KEY)
