@@ -163,8 +163,10 @@ function customersView() {
 function renderWho(context) {
   const profile = Object.entries(context.profile || {}).map(([k, v]) => tag(`${k}: ${v}`));
   const cart = (context.cart || []).map((product) => tag(product));
-  const interests = Object.entries(context.interests || {}).map(([k, v]) =>
-    tag(typeof v === "number" ? `${k} ${v.toFixed ? v.toFixed(2) : v}` : k));
+  // Interests, when the context has them: a list of names or of {category, ...}, or name -> weight.
+  const raw = context.interests || [];
+  const interests = (Array.isArray(raw) ? raw : Object.keys(raw)).map((item) =>
+    tag(typeof item === "object" ? item.category || item.name || JSON.stringify(item) : item));
   const purchases = (context.recent_purchases || []).map((p) => tag(`${p.category}: ${p.product_id}`));
   fill("#who .body",
     el("p", {}, context.provisional ? tag("anonymous visitor", "warn") : tag("known customer", "ok"),
