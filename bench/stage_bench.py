@@ -27,7 +27,8 @@ from libs.common.batch import DictTable, InputRecord, Output, RecordHandler, run
 from libs.common.logging import configure_logging
 from libs.common.topics import TopicNames
 from services.decision.domain.catalogue import load_config
-from services.decision.handler import CONTEXTS, HISTORIES, IN_FORCE, DecisionHandler
+from services.decision.handler import CONTEXTS, HISTORIES, TIMELINE, DecisionHandler
+from services.decision.handler import TABLES as DECISION_TABLES
 from services.decision.settings import DecisionSettings
 from services.intake.handler import TABLES, IntakeHandler, IntakeMetrics
 from services.intake.routing import IntakeLimits
@@ -92,7 +93,7 @@ def main() -> None:
         InputRecord(output.topic, 0, number, 0.0, output.key, output.value)
         for number, output in enumerate(resolved)
     ]
-    decision_tables = {CONTEXTS: DictTable(), IN_FORCE: DictTable(), HISTORIES: DictTable()}
+    decision_tables = {name: DictTable() for name in DECISION_TABLES}
     decision_seconds, outputs = run_stage(decision, decision_inputs, decision_tables)
     contexts = decision_tables[CONTEXTS].data
     histories = decision_tables[HISTORIES].data
@@ -106,6 +107,13 @@ def main() -> None:
         f"bytes per customer: context {sum(map(len, contexts.values())) / len(contexts):,.0f}, "
         f"contact history {sum(map(len, histories.values())) / max(1, len(histories)):,.0f} "
         f"({len(contexts):,} customers)"
+    )
+    logged = [len(out.value or b"") for out in outputs if out.topic == NAMES.decision_log]
+    timelines = decision_tables[TIMELINE].data
+    per_customer = sum(map(len, timelines.values())) / max(1, len(timelines))
+    report(
+        f"decision log: {len(logged):,} records, {sum(logged) / max(1, len(logged)):,.0f} bytes "
+        f"each (sealed); timeline index {per_customer:,.0f} bytes per customer"
     )
 
 

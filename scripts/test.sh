@@ -8,5 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/lint.sh
 for tier in unit integration e2e reliability; do
   echo "== $tier tests"
+  # The console's end-to-end tests drive a real headless browser.
+  if [ "$tier" = e2e ]; then bash scripts/browser.sh; fi
   .venv/bin/python -m pytest "tests/$tier" -q
 done

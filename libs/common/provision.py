@@ -144,7 +144,11 @@ async def provision_topics(
 
 
 async def provision(settings: CommonSettings, *, create: bool = True) -> ProvisionReport:
-    specs = all_topics(TopicNames(settings.topic_prefix), settings.partitions)
+    specs = all_topics(
+        TopicNames(settings.topic_prefix),
+        settings.partitions,
+        settings.decision_log_retention_ms,
+    )
     await wait_for_broker(settings.kafka_bootstrap_servers, settings.broker_wait_seconds)
     admin = create_admin(settings, client_id="concierge-provision")
     await admin.start()

@@ -71,6 +71,13 @@ class CommonSettings(BaseSettings):
     # How often a stage reads its consumer group's lag from the broker for
     # /metrics (concierge_consumer_lag, libs/common/lag_metrics.py); 0: never.
     lag_export_seconds: float = Field(default=15.0, ge=0)
+    # How long the decision log keeps a decision (its topic's retention.ms);
+    # common because provisioning creates the topic.
+    decision_log_retention_days: float = Field(default=30.0, gt=0)
+
+    @property
+    def decision_log_retention_ms(self) -> int:
+        return int(self.decision_log_retention_days * 24 * 60 * 60 * 1000)
 
 
 def known_setting_names(*settings_types: type[BaseSettings]) -> set[str]:

@@ -79,6 +79,11 @@ class TopicNames:
     def resolved(self) -> str:
         return f"{self.prefix}concierge.internal.resolved"
 
+    # One record per decision, sealed per customer (libs/pipeline/decision_log.py).
+    @property
+    def decision_log(self) -> str:
+        return f"{self.prefix}concierge.internal.decisions"
+
     def changelog(self, service: str, table: str) -> str:
         """Faust's name for a table's changelog: ``<app id>-<table>-changelog``."""
         return f"{self.prefix}concierge-{service}-{table}-changelog"
@@ -160,8 +165,11 @@ def contract_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
     return specs
 
 
-def internal_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
-    """The stream between Concierge's two stages (changelogs are Faust's own)."""
+def internal_topics(
+    names: TopicNames, partitions: int, decision_log_retention_ms: int = 30 * DAY_MS
+) -> list[TopicSpec]:
+    """The stream between Concierge's two stages and the decision log (changelogs
+    are Faust's own)."""
     return [
         # Intake writes each resolved event once, keyed by customer_id; it also
         # carries identity merges and erasures, in order with the events.
@@ -172,6 +180,18 @@ def internal_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
             partitions,
             Cleanup.DELETE,
             7 * DAY_MS,
+            internal=True,
+        ),
+        # Keyed like the resolved stream, so a customer's decisions are in the
+        # partition of the same number. Deleted after the retention the operator
+        # chooses; erased before that by deleting the customer's key.
+        TopicSpec(
+            names.decision_log,
+            "customer_id",
+            "decision-log/v1, sealed with the customer's key",
+            partitions,
+            Cleanup.DELETE,
+            decision_log_retention_ms,
             internal=True,
         ),
     ]
@@ -224,12 +244,17 @@ def changelog_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
         spec("decision", "customer-contexts", partitions),
         spec("decision", "suppressions-in-force", partitions),
         spec("decision", "contact-history", partitions),
+        # The decision log's per-customer keys: erasure's tombstone shreds the log.
+        spec("decision", "decision-log-keys", partitions),
+        spec("decision", "decision-timeline", partitions),
     ]
 
 
-def all_topics(names: TopicNames, partitions: int) -> list[TopicSpec]:
+def all_topics(
+    names: TopicNames, partitions: int, decision_log_retention_ms: int = 30 * DAY_MS
+) -> list[TopicSpec]:
     return (
         contract_topics(names, partitions)
-        + internal_topics(names, partitions)
+        + internal_topics(names, partitions, decision_log_retention_ms)
         + changelog_topics(names, partitions)
     )

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from libs.contract.action import ActionEvent
 from libs.contract.attributes import Attributes
 from libs.contract.common import Channel
+from libs.contract.decision_log import DecisionLogRecord
 from libs.contract.dlq import DeadLetter
 from libs.contract.erasure import ErasureRequest
 from libs.contract.interaction import InteractionEvent
@@ -45,6 +46,8 @@ _RECORDS: Final[tuple[tuple[str, str, type[BaseModel], Mode], ...]] = (
     ),
     ("dead-letter.v1.json", "dead-letter/v1", DeadLetter, "serialization"),
     ("erasure.v1.json", "erasure/v1", ErasureRequest, "validation"),
+    # Internal (on concierge.internal.decisions, sealed), published for auditors' tools.
+    ("decision-log.v1.json", "decision-log/v1", DecisionLogRecord, "serialization"),
 )
 
 

@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 
 from libs.common.broker_probe import BrokerUnreachableError
+from libs.common.decision_log_reader import read_customer_log
 from libs.common.provision import provision, render
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
 from libs.common.topics import CHANNELS, TopicNames
@@ -149,7 +150,17 @@ def _bring_up(settings: CommonSettings, kafka: bool, timeout: float) -> tuple[St
             f"  {spec.name:<9} ready  {stack.url(spec.name)}  log {stack.log_path(spec.name)}"
         )
     typer.echo(f"gateway API keys (local only): {_run_dir() / 'secrets' / 'api-keys.json'}")
+    typer.echo(console_hint(stack.url("gateway"), env.get("CONCIERGE_GATEWAY_API_KEYS", "{}")))
     return stack, started_kafka
+
+
+def console_hint(gateway_url: str, api_keys: str) -> str:
+    """Where the web console is, and an operator key to sign in with (a local
+    stack's generated key: printed to the terminal that started it, never logged)."""
+    keys: dict[str, dict[str, object]] = orjson.loads(api_keys)
+    operator = next((key for key, grant in keys.items() if grant.get("channel") is None), None)
+    sign_in = f"sign in with {operator}" if operator else "sign in with an all-channel API key"
+    return f"web console: {gateway_url}/console/  ({sign_in})"
 
 
 @stack_app.command("up")
@@ -333,7 +344,7 @@ def dlq_replay(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count, send nothing."),
 ) -> None:
     """Send dead-lettered records back to their source topic, once each, after a fix."""
-    from services.cli.operate import replay_dead_letters
+    from libs.common.dead_letters import replay_dead_letters
 
     wanted = ErrorCode(code) if code else None
     settings = _settings()
@@ -397,6 +408,21 @@ def show_context(
         raise typer.Exit(code=1)
     response.raise_for_status()
     typer.echo(orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command("decisions")
+def show_decisions(customer_id: str) -> None:
+    """Every decision for a customer still on the decision log (its retention),
+    one decision-log/v1 record a line, oldest first; says how many no kept key
+    opens (all of them once the customer is erased)."""
+    found = asyncio.run(read_customer_log(_settings(), customer_id))
+    for record in found.records:
+        typer.echo(record.model_dump_json(by_alias=True))
+    typer.echo(
+        f"{len(found.records)} decision(s); {found.unreadable} record(s) no kept key opens"
+        + ("" if found.key_kept else " (no key kept: erased, or never decided for)"),
+        err=True,
+    )
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Operator actions on the topics: tail, replay dead letters, request an erasure.
+"""Operator actions on the topics: tail, request an erasure (dead-letter replay
+is shared with the gateway: libs/common/dead_letters.py).
 
 Pure helpers (filters, replay plans) are separate from the Kafka I/O so they
 can be tested without a broker.
@@ -13,12 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
 from libs.common.kafka import create_consumer, create_producer
 from libs.common.settings import CommonSettings
 from libs.contract.codec import to_json_bytes
-from libs.contract.dlq import DeadLetter, ErrorCode
 from libs.contract.erasure import ErasureRequest
 
 
@@ -74,86 +73,6 @@ async def tail(
                             return
     finally:
         await consumer.stop()
-
-
-@dataclass(frozen=True)
-class ReplayPlan:
-    """What a dead letter can be replayed as: the original bytes to their source topic."""
-
-    topic: str
-    value: bytes | None
-    reason_skipped: str | None = None
-
-
-def plan_replay(letter: DeadLetter, code: ErrorCode | None) -> ReplayPlan | None:
-    """None when the letter is filtered out; a skip reason when it can't be replayed faithfully."""
-    if code is not None and letter.error.code != code:
-        return None
-    if letter.original_truncated:
-        return ReplayPlan(letter.source.topic, None, "only a prefix of the original was kept")
-    if letter.original_redacted:
-        return ReplayPlan(letter.source.topic, None, "personal data was masked in the original")
-    return ReplayPlan(letter.source.topic, letter.original_bytes())
-
-
-@dataclass
-class ReplayReport:
-    replayed: int = 0
-    skipped: int = 0
-    unreadable: int = 0
-
-
-async def replay_dead_letters(
-    settings: CommonSettings,
-    dlq_topic: str,
-    code: ErrorCode | None,
-    dry_run: bool,
-    idle_seconds: float = 3.0,
-) -> ReplayReport:
-    """Send dead-lettered records back to where they came from, after a fix.
-
-    A consumer group per error code remembers what was replayed, so running it
-    twice does not replay the same letter twice, and replaying one code never
-    hides the letters of another.
-    """
-    group = f"{settings.topic_prefix}concierge-dlq-replay-{code.value if code else 'all'}"
-    consumer = create_consumer(
-        settings, dlq_topic, client_id="concierge-cli-replay", group_id=group
-    )
-    producer = create_producer(settings, client_id="concierge-cli-replay")
-    report = ReplayReport()
-    await consumer.start()
-    await producer.start()
-    try:
-        idle = 0.0
-        while idle < idle_seconds:
-            batches = await consumer.getmany(timeout_ms=500)
-            if not batches:
-                idle += 0.5
-                continue
-            idle = 0.0
-            for records in batches.values():
-                for record in records:
-                    try:
-                        letter = DeadLetter.model_validate_json(record.value)
-                    except (ValidationError, ValueError, TypeError):
-                        report.unreadable += 1
-                        continue
-                    plan = plan_replay(letter, code)
-                    if plan is None:
-                        continue
-                    if plan.reason_skipped is not None:
-                        report.skipped += 1
-                        continue
-                    if not dry_run:
-                        await producer.send_and_wait(plan.topic, plan.value, key=record.key)
-                    report.replayed += 1
-            if not dry_run:
-                await consumer.commit()
-    finally:
-        await producer.stop()
-        await consumer.stop()
-    return report
 
 
 def erasure_request(customer_id: str, request_id: str | None = None) -> ErasureRequest:

@@ -35,8 +35,11 @@ from services.decision.handler import (
     CONTEXTS,
     HISTORIES,
     IN_FORCE,
+    LOG_KEYS,
+    TIMELINE,
     DecisionHandler,
 )
+from services.decision.queries import install_customer_queries, problem, unknown_customer
 from services.decision.settings import DecisionSettings
 
 SWEEP_INTERVAL_SECONDS = 3600.0
@@ -67,6 +70,18 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
     histories = create_table(
         app, HISTORIES, partitions=common.partitions, help="customer_id -> ContactHistory"
     )
+    log_keys = create_table(
+        app,
+        LOG_KEYS,
+        partitions=common.partitions,
+        help="customer_id -> the key their decision log records are sealed with",
+    )
+    timeline = create_table(
+        app,
+        TIMELINE,
+        partitions=common.partitions,
+        help="customer_id -> their latest decision-log/v1 records, newline-separated",
+    )
     anonymous_ttl = timedelta(days=settings.anonymous_ttl_days)
     handler = DecisionHandler(
         loaded,
@@ -74,13 +89,20 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         anonymous_ttl=anonymous_ttl,
         bootstrap_servers=bootstrap_servers(app),
         read_back_seconds=settings.read_back_seconds,
+        timeline_decisions=settings.timeline_decisions,
         registry=telemetry.registry,
     )
     stage = batch_stage(
         app,
         name="decision",
         topics=[names.resolved],
-        tables={CONTEXTS: contexts, IN_FORCE: in_force, HISTORIES: histories},
+        tables={
+            CONTEXTS: contexts,
+            IN_FORCE: in_force,
+            HISTORIES: histories,
+            LOG_KEYS: log_keys,
+            TIMELINE: timeline,
+        },
         changelog_order=CHANGELOG_ORDER,
         handler=handler,
         telemetry=telemetry,
@@ -115,9 +137,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         async def get(self, request: Request, customer_id: str) -> Response:
             context = load_context(customer_id)
             if context is None:
-                return self.json(
-                    {"error": "unknown_customer", "customer_id": customer_id}, status=404
-                )
+                return unknown_customer(self, customer_id)
             return self.bytes(
                 orjson.dumps(summarize(context, datetime.now(UTC))), content_type="application/json"
             )
@@ -128,18 +148,11 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         async def get(self, request: Request, customer_id: str) -> Response:
             channel = request.query.get("channel", "")
             if channel not in {c.value for c in Channel}:
-                return self.json(
-                    {
-                        "error": "invalid_channel",
-                        "detail": "channel must be one of web, phone, mobile, store",
-                    },
-                    status=400,
-                )
+                detail = "channel must be one of web, phone, mobile, store"
+                return problem(self, 400, "Invalid channel", detail)
             context = load_context(customer_id)
             if context is None:
-                return self.json(
-                    {"error": "unknown_customer", "customer_id": customer_id}, status=404
-                )
+                return unknown_customer(self, customer_id)
             raw_history = stage.lookup(HISTORIES, customer_id)
             history = (
                 ContactHistory.empty(customer_id)
@@ -160,4 +173,13 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
             }
             return self.bytes(orjson.dumps(body), content_type="application/json")
 
+    install_customer_queries(
+        app,
+        contexts=contexts,
+        lookup=stage.lookup,
+        load_context=load_context,
+        timeline_table=TIMELINE,
+        in_force_table=IN_FORCE,
+        policy_version=loaded.policy_version,
+    )
     return app

@@ -17,6 +17,7 @@ mode 2).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -41,15 +42,17 @@ from libs.contract.action import ActionEvent
 from libs.contract.codec import to_json_bytes
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
+from libs.pipeline.decision_log import LogKey, seal
 from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
 from services.decision.domain.catalogue import DecisionConfig
-from services.decision.domain.decide import decide
+from services.decision.domain.decide import DecisionResult, decide
+from services.decision.domain.decision_log import index_after, log_record
 from services.decision.domain.emissions import (
     action_emission,
     emissions_in,
     suppression_emission,
 )
-from services.decision.domain.explain import Explanation
+from services.decision.domain.explain import OUTCOME_DUPLICATE, Explanation
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.in_force import decode_in_force, encode_in_force, in_force_after
 from services.decision.domain.rules.erasure import erasure_suppression
@@ -59,6 +62,8 @@ log = get_logger("concierge.decision")
 CONTEXTS = "customer-contexts"
 IN_FORCE = "suppressions-in-force"
 HISTORIES = "contact-history"
+LOG_KEYS = "decision-log-keys"
+TIMELINE = "decision-timeline"
 # The order the tables' changelogs land in after a batch, each group delivered
 # before the next is sent (libs/common/batch.py::changelog_rounds). The contact
 # history records what was decided, so a redelivered event it names sends
@@ -67,8 +72,14 @@ HISTORIES = "contact-history"
 # The contexts land after it: before it, a crash in between would decide the
 # redelivered events again over a context that already holds the events after
 # them (the wrong action, for the wrong event); a context behind the history
-# is put right when the redelivered event is applied again.
-CHANGELOG_ORDER = ({IN_FORCE}, {HISTORIES}, {CONTEXTS})
+# is put right when the redelivered event is applied again. The decision log's
+# key and the timeline index land before the history too: after it, a crash in
+# between would leave a logged decision that no kept key opens, for good.
+CHANGELOG_ORDER = ({IN_FORCE, LOG_KEYS, TIMELINE}, {HISTORIES}, {CONTEXTS})
+# Every table of the stage, for those who build them (the app, tests, benchmarks).
+TABLES = (CONTEXTS, IN_FORCE, HISTORIES, LOG_KEYS, TIMELINE)
+# Decisions kept per customer for the timeline (the log topic keeps them all).
+TIMELINE_DECISIONS = 20  # DecisionSettings.timeline_decisions
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTEXT_BYTES_BUCKETS = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 
@@ -84,9 +95,11 @@ class DecisionHandler:
         anonymous_ttl: timedelta,
         bootstrap_servers: str = "",
         read_back_seconds: float = 60.0,
+        timeline_decisions: int = TIMELINE_DECISIONS,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self._config = config
+        self._timeline_decisions = timeline_decisions
         self._names = names
         self._anonymous_ttl = anonymous_ttl
         self._bootstrap_servers = bootstrap_servers
@@ -204,6 +217,9 @@ class DecisionHandler:
         """Forget the customer; a tombstone for `suppressions.active` if it had any."""
         tables[CONTEXTS].delete(customer_id)
         tables[HISTORIES].delete(customer_id)
+        # Without its key, what the decision log holds of the customer is noise.
+        tables[LOG_KEYS].delete(customer_id)
+        tables[TIMELINE].delete(customer_id)
         self._contexts.forget(customer_id)
         self._histories.forget(customer_id)
         in_force = tables[IN_FORCE]
@@ -265,6 +281,7 @@ class DecisionHandler:
         event = record.event
         if event is None:
             raise ValueError("an event record without its payload")
+        began = time.perf_counter()
         customer_id = record.customer_id
         contexts = tables[CONTEXTS]
         before = self.load_context(contexts, customer_id)
@@ -283,8 +300,48 @@ class DecisionHandler:
             outputs.extend(self._in_force(tables, customer_id, result.suppressions, now))
         if result.history is not history:
             self._store_history(histories, result.history)
+        if result.explanation.outcome != OUTCOME_DUPLICATE:  # a repeat is not a decision
+            decide_us = (time.perf_counter() - began) * 1e6
+            outputs.append(self._logged(tables, event, customer_id, result, now, decide_us))
         self._observe_decision(event, result.explanation, result.suppressions, now)
         return outputs
+
+    def _logged(
+        self,
+        tables: Mapping[str, TableView],
+        event: InteractionEvent,
+        customer_id: str,
+        result: DecisionResult,
+        now: datetime,
+        decide_us: float,
+    ) -> Output:
+        """The decision's `decision-log/v1` record, sealed with the customer's key
+        (made on their first decision), and kept in their timeline index."""
+        record = log_record(
+            result.explanation,
+            event,
+            customer_id,
+            result.actions,
+            result.suppressions,
+            now,
+            decide_us,
+        )
+        keys = tables[LOG_KEYS]
+        raw_key = keys.get(customer_id)
+        if raw_key is None:
+            key = LogKey.generate()
+            keys.put(customer_id, key.to_bytes())
+        else:
+            key = LogKey.from_bytes(raw_key)
+        timeline = tables[TIMELINE]
+        decision_id = result.explanation.decision_id
+        indexed = timeline.get(customer_id)
+        timeline.put(
+            customer_id, index_after(indexed, decision_id, record, self._timeline_decisions)
+        )
+        return Output(
+            self._names.decision_log, customer_id.encode(), seal(key, customer_id, record)
+        )
 
     def _outputs(
         self,

@@ -28,3 +28,6 @@ class DecisionSettings(BaseSettings):
     # A provisional (anonymous) customer's context is dropped after this long
     # without an event.
     anonymous_ttl_days: int = Field(default=30, ge=1)
+    # Decisions kept per customer for the timeline, explanations included (the
+    # decision log topic keeps every one for its retention).
+    timeline_decisions: int = Field(default=20, ge=1, le=500)

@@ -38,7 +38,12 @@ class IngestUnavailable(IngestResult):
 
 
 class Problem(BaseModel):
-    detail: str
+    """RFC 9457 problem details, `application/problem+json`; some refusals add members."""
+
+    type: str = Field(default="about:blank", description="`about:blank`: the status says it.")
+    title: str = Field(description="The HTTP status phrase.")
+    status: int
+    detail: str = Field(description="What was wrong with this request, for people.")
 
 
 class BadBodyProblem(Problem):

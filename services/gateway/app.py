@@ -18,8 +18,12 @@ from libs.common.health import HealthState, health_routes
 from libs.common.logging import get_logger
 from libs.common.telemetry import instrument_process
 from libs.common.topics import TopicNames
+from services.gateway.console import mount_console
+from services.gateway.customer_views import customer_views_router, suppression_stream_router
 from services.gateway.ingest import IngestLimits
 from services.gateway.metrics import GatewayMetrics, MetricsMiddleware
+from services.gateway.operations import operations_router
+from services.gateway.problems import install_problem_handlers
 from services.gateway.routes import events_router, queries_router, stream_router
 from services.gateway.runtime import GatewayRuntime
 from services.gateway.security import (
@@ -87,9 +91,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.runtime = runtime  # for tests and operators; handlers use closures
     app.add_exception_handler(GatewayError, gateway_error_handler)
     app.add_exception_handler(ClientDisconnect, client_disconnect_handler)
+    install_problem_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(events_router(runtime))
     app.include_router(queries_router(runtime))
     app.include_router(stream_router(runtime))
+    app.include_router(customer_views_router(runtime))
+    app.include_router(suppression_stream_router(runtime))
+    app.include_router(operations_router(runtime))
     app.router.routes.extend(health_routes(health))
+    mount_console(app)
     return app

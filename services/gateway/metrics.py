@@ -47,6 +47,12 @@ class GatewayMetrics:
             ["channel"],
             registry=self.registry,
         )
+        self.suppressions_streamed = Counter(
+            "concierge_gateway_suppressions_streamed",
+            "Suppressions sent on SSE streams, by the channel asked for (web when all)",
+            ["channel"],
+            registry=self.registry,
+        )
         self.upstream_errors = Counter(
             "concierge_gateway_upstream_errors",
             "Proxied queries whose upstream did not answer",

@@ -9,11 +9,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import anyio
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from sse_starlette import EventSourceResponse
-from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from libs.common.logging import get_logger
@@ -30,22 +28,14 @@ from services.gateway.ingest import (
     parse_body,
 )
 from services.gateway.proxy import UpstreamUnavailable, customer_path, forward_get
-from services.gateway.resume import BadResumeToken, decode_token
-from services.gateway.runtime import GatewayRuntime, NoStreamSlot, publish
+from services.gateway.runtime import GatewayRuntime, publish
 from services.gateway.security import GatewayError, require
-from services.gateway.stream import (
-    SHUTDOWN_GRACE_SECONDS,
-    StreamUnavailable,
-    open_action_stream,
-)
+from services.gateway.sse import stream_response
 
 log = get_logger("concierge.gateway")
 
 # `:path` so that an opaque id holding "/" (sent as %2F) is still one id.
 CustomerId = Annotated[str, Path(min_length=1, max_length=128)]
-_SSE_SEND_TIMEOUT_SECONDS = 30.0
-# Streams last minutes to hours: a refused client should not retry at once.
-STREAM_RETRY_AFTER_SECONDS = 30
 
 
 def _json(body: Any, status: int) -> Response:
@@ -263,42 +253,6 @@ def stream_router(runtime: GatewayRuntime) -> APIRouter:
             raise GatewayError(
                 403, f"This API key reads only '{principal.channel}' actions, not '{channel}'"
             )
-        try:
-            requested = decode_token(last_event_id) if last_event_id is not None else None
-        except BadResumeToken as error:
-            raise GatewayError(400, str(error)) from error
-        retry_after = {"Retry-After": str(STREAM_RETRY_AFTER_SECONDS)}
-        refusal = runtime.take_stream_slot(principal.number)
-        if refusal is NoStreamSlot.key_at_limit:
-            raise GatewayError(
-                429,
-                f"This API key has {settings.max_streams_per_key} streams open, its limit; "
-                "close one or retry later",
-                headers=retry_after,
-            )
-        if refusal is NoStreamSlot.all_taken:
-            raise GatewayError(
-                503, f"Too many open streams (at most {settings.max_streams})", headers=retry_after
-            )
-        try:
-            stream = await open_action_stream(
-                runtime, channel, customer_id, requested, principal.number
-            )
-        except BadResumeToken as error:
-            raise GatewayError(400, str(error)) from error
-        except StreamUnavailable as error:
-            log.warning("stream_unavailable", channel=channel.value, reason=str(error))
-            raise GatewayError(503, f"The action stream is unavailable: {error}") from error
-        shutdown = anyio.Event()
-        return EventSourceResponse(
-            stream.events(shutdown),
-            shutdown_event=shutdown,
-            shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
-            ping=settings.sse_heartbeat_seconds,
-            send_timeout=_SSE_SEND_TIMEOUT_SECONDS,
-            # Runs even if the body never starts; close() is idempotent.
-            background=BackgroundTask(stream.close),
-            headers={"X-Resume-Token": stream.token},
-        )
+        return await stream_response(runtime, principal, channel, customer_id, last_event_id)
 
     return router

@@ -1,6 +1,7 @@
 """Refusals as one JSON shape, and the API-key dependency every /v1 route declares."""
 
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -43,9 +44,24 @@ class GatewayError(Exception):
 
 async def gateway_error_handler(_: Request, error: Exception) -> Response:
     assert isinstance(error, GatewayError)
-    return JSONResponse(
-        {"detail": error.detail, **error.extra}, status_code=error.status, headers=error.headers
-    )
+    return problem_response(error.status, error.detail, error.headers, **error.extra)
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(
+    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    """An RFC 9457 problem details document; ``extra`` members as the RFC allows."""
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
 async def client_disconnect_handler(request: Request, error: Exception) -> Response:

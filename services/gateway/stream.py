@@ -9,7 +9,7 @@ after a client sees the stream open is on that stream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -58,6 +58,10 @@ class ActionStream:
     channel: Channel
     customer_id: str | None
     key_number: int  # whose stream slot this holds
+    # The SSE event name, and which records of the topic to pass on (all when None):
+    # the suppression stream (customer_views.py) reads `suppressions` this way.
+    event_name: str = "action"
+    keep: Callable[[bytes], bool] | None = None
     _closed: bool = field(default=False)
 
     @property
@@ -73,7 +77,13 @@ class ActionStream:
         down (`shutdown` is set by sse-starlette); clients reconnect with
         their Last-Event-ID.
         """
-        streamed = self.runtime.metrics.actions_streamed.labels(self.channel.value)
+        metrics = self.runtime.metrics
+        counter = (
+            metrics.suppressions_streamed
+            if self.event_name == "suppression"
+            else (metrics.actions_streamed)
+        )
+        streamed = counter.labels(self.channel.value)
         try:
             yield ServerSentEvent(id=self.token)
             while not shutdown.is_set():
@@ -87,10 +97,12 @@ class ActionStream:
                         self.positions[partition.partition] = record.offset + 1
                         if record.value is None or not matches_customer(record, self.customer_id):
                             continue
+                        if self.keep is not None and not self.keep(record.value):
+                            continue
                         streamed.inc()
                         yield ServerSentEvent(
                             data=record.value.decode("utf-8", errors="replace"),
-                            event="action",
+                            event=self.event_name,
                             id=self.token,
                         )
         finally:
@@ -116,6 +128,10 @@ async def open_action_stream(
     customer_id: str | None,
     requested: dict[int, int] | None,
     key_number: int,
+    *,
+    topic: str | None = None,
+    event_name: str = "action",
+    keep: Callable[[bytes], bool] | None = None,
 ) -> ActionStream:
     """Positioned at `requested` (a decoded resume token) or, without one, at the end.
 
@@ -123,7 +139,7 @@ async def open_action_stream(
     stream slot for `key_number`, which the returned stream releases when
     closed (and this function on failure).
     """
-    topic = runtime.names.actions(channel)
+    topic = topic or runtime.names.actions(channel)
     consumer = create_consumer(
         runtime.settings.common, client_id="concierge-gateway-sse", group_id=None
     )
@@ -159,4 +175,6 @@ async def open_action_stream(
         if isinstance(error, Exception) and not isinstance(error, StreamUnavailable | ValueError):
             raise StreamUnavailable(f"Kafka is unavailable: {type(error).__name__}") from error
         raise
-    return ActionStream(runtime, consumer, assigned, positions, channel, customer_id, key_number)
+    return ActionStream(
+        runtime, consumer, assigned, positions, channel, customer_id, key_number, event_name, keep
+    )

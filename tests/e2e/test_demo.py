@@ -67,6 +67,8 @@ def test_the_demo_shows_actions_and_suppressions_with_reasons_then_stops_everyth
     assert all(line.split(" | ", 1)[1].strip() for line in decisions)
     assert any(line.rstrip().endswith(" ms") for line in decisions)
     assert "every service stopped" in result.stdout
+    gateway = f"http://127.0.0.1:{env['CONCIERGE_GATEWAY_HTTP_PORT']}"
+    assert f"web console: {gateway}/console/  (sign in with operator-" in result.stdout
     summary = lines[-1]
     assert summary.startswith("events sent ")
     pids = [

@@ -49,8 +49,10 @@ def test_topic_config_is_what_kafka_is_asked_to_hold() -> None:
 def test_two_stages_one_internal_stream_and_each_stages_own_changelogs() -> None:
     specs = all_topics(TopicNames(prefix="p."), partitions=4)
     streams = {spec.name: spec for spec in specs if spec.internal and not spec.changelog}
-    assert set(streams) == {"p.concierge.internal.resolved"}
+    assert set(streams) == {"p.concierge.internal.resolved", "p.concierge.internal.decisions"}
     assert streams["p.concierge.internal.resolved"].partitions == 4
+    # Co-partitioned with the stream it logs the decisions of.
+    assert streams["p.concierge.internal.decisions"].partitions == 4
     changelogs = {spec.name: spec.partitions for spec in specs if spec.changelog}
     # Intake is identity's single writer: one partition per table. Decision's
     # tables are co-partitioned with the resolved stream it reads.
@@ -61,4 +63,14 @@ def test_two_stages_one_internal_stream_and_each_stages_own_changelogs() -> None
         "p.concierge-decision-customer-contexts-changelog": 4,
         "p.concierge-decision-suppressions-in-force-changelog": 4,
         "p.concierge-decision-contact-history-changelog": 4,
+        "p.concierge-decision-decision-log-keys-changelog": 4,
+        "p.concierge-decision-decision-timeline-changelog": 4,
     }
+
+
+def test_the_decision_log_is_deleted_after_the_retention_asked_for() -> None:
+    specs = all_topics(TopicNames(), partitions=2, decision_log_retention_ms=7 * DAY_MS)
+    spec = next(s for s in specs if s.name == "concierge.internal.decisions")
+    assert spec.config() == {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)}
+    default = next(s for s in all_topics(TopicNames(), 2) if s.name == spec.name)
+    assert default.retention_ms == 30 * DAY_MS

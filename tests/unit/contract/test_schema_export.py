@@ -20,6 +20,7 @@ EXPECTED_FILES = {
     "suppressions-in-force.v1.json",
     "dead-letter.v1.json",
     "erasure.v1.json",
+    "decision-log.v1.json",
 }
 
 

@@ -21,7 +21,7 @@ from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
 from services.decision.domain.catalogue import DecisionConfig
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.rules.idempotence import decision_id_for
-from services.decision.handler import CONTEXTS, HISTORIES, IN_FORCE, DecisionHandler
+from services.decision.handler import CONTEXTS, HISTORIES, IN_FORCE, TABLES, DecisionHandler
 from tests.unit.decision.support import CUSTOMER, T0, action, catalogue_of, event
 
 NAMES = TopicNames()
@@ -64,14 +64,17 @@ class Stage:
         self.handler = DecisionHandler(
             self.config, NAMES, anonymous_ttl=timedelta(days=30), registry=self.registry
         )
-        self.tables = {CONTEXTS: DictTable(), IN_FORCE: DictTable(), HISTORIES: DictTable()}
+        self.tables = {name: DictTable() for name in TABLES}
+        self.logged: list[Output] = []
 
     def batch(self, records: Iterable[InputRecord]) -> list[Output]:
-        """One fetched batch: each record's writes staged, kept once it returns."""
+        """One fetched batch: each record's writes staged, kept once it returns.
+        The outputs to the decision log go to ``logged``, the others are returned."""
         outputs: list[Output] = []
         for item in records:
             outputs.extend(run_staged(partial(self.handler.handle, item, now=NOW), self.tables))
-        return outputs
+        self.logged.extend(out for out in outputs if out.topic == NAMES.decision_log)
+        return [out for out in outputs if out.topic != NAMES.decision_log]
 
     def context(self, customer_id: str = CUSTOMER) -> CustomerContext | None:
         raw = self.tables[CONTEXTS].get(customer_id)

@@ -1,0 +1,141 @@
+"""The decision log: one sealed `decision-log/v1` record per decision, the
+timeline index, and erasure by deleting the customer's key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+import pytest
+
+from libs.common.batch import Output
+from libs.contract.codec import from_json_bytes
+from libs.contract.decision_log import DecisionLogRecord
+from libs.pipeline.decision_log import LogKey, Unreadable, open_sealed, seal
+from services.decision.domain.decision_log import index_after, indexed_records
+from services.decision.handler import LOG_KEYS, TIMELINE
+from tests.unit.decision.support import CUSTOMER, T0, event
+from tests.unit.decision.test_handler import NAMES, Stage, erasure, grant, of, page_view, record
+
+
+@pytest.fixture
+def stage() -> Stage:
+    return Stage()
+
+
+def opened(stage: Stage, output: Output) -> DecisionLogRecord:
+    """A logged record as a reader holding the customer's key gets it."""
+    assert (output.topic, output.key) == (NAMES.decision_log, CUSTOMER.encode())
+    raw_key = stage.tables[LOG_KEYS].get(CUSTOMER)
+    assert raw_key is not None
+    plaintext = open_sealed(LogKey.from_bytes(raw_key), CUSTOMER, output.value or b"")
+    return from_json_bytes(DecisionLogRecord, plaintext)
+
+
+def test_a_decision_that_sends_nothing_is_logged_with_why(stage: Stage) -> None:
+    assert stage.batch([of(page_view(event_id="evt-view"))]) == []
+    [logged] = [opened(stage, out) for out in stage.logged]
+    assert (logged.outcome, logged.winner) == ("no_action", None)
+    assert (logged.trigger.event_id, logged.trigger.type) == ("evt-view", "page_view")
+    [candidate] = logged.candidates
+    assert candidate.action_id == "offer.a"
+    assert candidate.excluded is not None
+    assert candidate.excluded.code == "no_consent"
+    assert "marketing" in candidate.excluded.detail
+    assert logged.policy_version == stage.config.policy_version
+    assert logged.timings.decide_us > 0
+
+
+def test_an_action_is_logged_with_its_winner_and_score(stage: Stage) -> None:
+    [action] = stage.batch([of(grant()), of(page_view(minutes=1))])
+    sent = orjson.loads(action.value or b"")
+    grant_logged, view_logged = (opened(stage, out) for out in stage.logged)
+    assert grant_logged.outcome == "no_action"  # no catalogue action answers a consent update
+    assert grant_logged.notes
+    assert view_logged.decision_id == sent["decision_id"]
+    assert view_logged.winner is not None
+    assert (view_logged.winner.action_id, view_logged.winner.score) == ("offer.a", sent["score"])
+    assert view_logged.winner.channel == "web"
+
+
+def test_the_suppressions_a_decision_starts_are_in_its_record(stage: Stage) -> None:
+    outputs = stage.batch([of(grant()), of(grant(minutes=1, granted=False))])
+    [suppression] = [orjson.loads(o.value or b"") for o in outputs if o.topic == NAMES.suppressions]
+    logged = opened(stage, stage.logged[-1])
+    [started] = logged.suppressions
+    assert started.suppression_id == suppression["suppression_id"]
+    assert (started.state, started.reason) == ("active", "consent_withdrawn")
+
+
+def test_a_redelivered_event_is_not_logged_again(stage: Stage) -> None:
+    view = of(page_view())
+    stage.batch([view])
+    stage.batch([view])
+    assert len(stage.logged) == 1
+
+
+def test_no_attribute_of_the_event_reaches_the_log(stage: Stage) -> None:
+    search = event("search", "web", T0, query="size 12 boots for my sister", results_count=0)
+    stage.batch([of(search)])
+    [output] = stage.logged
+    value = output.value or b""
+    assert b"sister" not in value
+    assert CUSTOMER.encode() not in value
+    plaintext = orjson.dumps(opened(stage, output).model_dump(mode="json"))
+    assert b"sister" not in plaintext
+
+
+def test_every_decision_of_a_customer_opens_with_one_key(stage: Stage) -> None:
+    stage.batch([of(page_view(minutes=minute)) for minute in range(3)])
+    assert len({out.value for out in stage.logged}) == 3
+    assert len({opened(stage, out).decision_id for out in stage.logged}) == 3
+
+
+def test_after_erasure_the_logged_records_no_longer_open(stage: Stage) -> None:
+    stage.batch([of(page_view())])
+    [before] = stage.logged
+    old_key = LogKey.from_bytes(stage.tables[LOG_KEYS].get(CUSTOMER) or b"")
+    stage.batch([record("erasure", erasure=erasure())])
+    assert stage.tables[LOG_KEYS].get(CUSTOMER) is None
+    assert stage.tables[TIMELINE].get(CUSTOMER) is None
+    # The customer comes back: a new key, which opens nothing logged before.
+    stage.batch([of(page_view(minutes=5))])
+    new_key = LogKey.from_bytes(stage.tables[LOG_KEYS].get(CUSTOMER) or b"")
+    assert new_key.key_id != old_key.key_id
+    with pytest.raises(Unreadable):
+        open_sealed(new_key, CUSTOMER, before.value or b"")
+
+
+def test_a_record_opens_only_for_its_own_customer() -> None:
+    key = LogKey.generate()
+    sealed = seal(key, "c1", b"{}")
+    assert open_sealed(key, "c1", sealed) == b"{}"
+    with pytest.raises(Unreadable):
+        open_sealed(key, "c2", sealed)
+    with pytest.raises(Unreadable):
+        open_sealed(key, "c1", sealed[:-1] + bytes([sealed[-1] ^ 1]))
+    with pytest.raises(Unreadable):
+        open_sealed(key, "c1", b"not sealed")
+
+
+def test_the_timeline_keeps_the_latest_decisions(stage: Stage) -> None:
+    stage.handler._timeline_decisions = 2
+    stage.batch([of(page_view(minutes=minute, event_id=f"v{minute}")) for minute in range(3)])
+    kept = indexed_records(stage.tables[TIMELINE].get(CUSTOMER))
+    assert [orjson.loads(item)["trigger"]["event_id"] for item in kept] == ["v1", "v2"]
+
+
+def test_the_index_takes_a_decision_once() -> None:
+    first = orjson.dumps({"decision_id": "dec-1", "n": 1})
+    again = orjson.dumps({"decision_id": "dec-1", "n": 2})
+    index = index_after(None, "dec-1", first, keep=5)
+    assert index_after(index, "dec-1", again, keep=5) == index
+    assert indexed_records(index_after(index, "dec-2", again, keep=5)) == [first, again]
+
+
+def test_a_quiet_decision_has_no_latency_without_a_receive_time(stage: Stage) -> None:
+    stage.batch([of(page_view())])
+    logged = opened(stage, stage.logged[0])
+    assert logged.timings.received_at is None
+    assert logged.timings.event_to_decision_ms is None
+    assert logged.decided_at == T0 + timedelta(minutes=10)
