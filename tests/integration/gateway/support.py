@@ -14,6 +14,10 @@ from typing import Any
 import httpx
 import uvicorn
 from aiokafka import ConsumerRecord, TopicPartition
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from libs.common.kafka import create_consumer
@@ -36,6 +40,8 @@ API_KEYS: dict[str, dict[str, Any]] = {
     OPERATOR_KEY: {"channel": None, "scopes": ALL_SCOPES},
     READONLY_KEY: {"channel": None, "scopes": ["context:read"]},
 }
+# The one customer the stand-in for the decision service knows.
+KNOWN = "cust-42"
 
 
 def auth(key: str) -> dict[str, str]:
@@ -99,6 +105,38 @@ async def serve(app: ASGIApp, config: uvicorn.Config | None = None) -> AsyncIter
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=30)
+
+
+def upstream(seen: list[dict[str, Any]]) -> Starlette:
+    """Answers like the context and decision services: 200 for KNOWN, 404 otherwise."""
+
+    async def answer(request: Request) -> Response:
+        customer_id = request.path_params["customer_id"]
+        seen.append(
+            {
+                "raw_path": request.scope["raw_path"],
+                "query": dict(request.query_params),
+                "customer_id": customer_id,
+            }
+        )
+        if customer_id != KNOWN:
+            return JSONResponse({"error": "unknown_customer"}, status_code=404)
+        if request.url.path.endswith("/context"):
+            return JSONResponse({"customer_id": customer_id, "open_complaints": 1})
+        return JSONResponse(
+            {
+                "customer_id": customer_id,
+                "channel": request.query_params["channel"],
+                "action": {"id": "route-priority-billing"},
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/v1/customers/{customer_id:path}/context", answer),
+            Route("/v1/customers/{customer_id:path}/next-best-action", answer),
+        ]
+    )
 
 
 @dataclass

@@ -10,13 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from tests.integration.gateway.conftest import SettingsFactory
 from tests.integration.gateway.support import (
+    KNOWN,
     OPERATOR_KEY,
     PHONE_KEY,
     READONLY_KEY,
@@ -25,42 +22,10 @@ from tests.integration.gateway.support import (
     auth,
     running_gateway,
     serve,
+    upstream,
 )
 
 pytestmark = pytest.mark.integration
-KNOWN = "cust-42"
-
-
-def upstream(seen: list[dict[str, Any]]) -> Starlette:
-    """Answers like the context and decision services: 200 for KNOWN, 404 otherwise."""
-
-    async def answer(request: Request) -> Response:
-        customer_id = request.path_params["customer_id"]
-        seen.append(
-            {
-                "raw_path": request.scope["raw_path"],
-                "query": dict(request.query_params),
-                "customer_id": customer_id,
-            }
-        )
-        if customer_id != KNOWN:
-            return JSONResponse({"error": "unknown_customer"}, status_code=404)
-        if request.url.path.endswith("/context"):
-            return JSONResponse({"customer_id": customer_id, "open_complaints": 1})
-        return JSONResponse(
-            {
-                "customer_id": customer_id,
-                "channel": request.query_params["channel"],
-                "action": {"id": "route-priority-billing"},
-            }
-        )
-
-    return Starlette(
-        routes=[
-            Route("/v1/customers/{customer_id:path}/context", answer),
-            Route("/v1/customers/{customer_id:path}/next-best-action", answer),
-        ]
-    )
 
 
 @pytest.fixture
