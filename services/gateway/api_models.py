@@ -86,6 +86,15 @@ class ValidationProblem(Problem):
     errors: list[FieldError] = Field(description="Each parameter that does not fit (up to 20).")
 
 
+class UnknownCustomer(BaseModel):
+    """The decision service's 404, passed through as it answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: Literal["unknown_customer"]
+    customer_id: str | None = None
+
+
 # Refusals are served as application/problem+json (services.gateway.problems);
 # services.gateway.openapi declares them so.
 PROBLEM_MODELS: tuple[type[Problem], ...] = (

@@ -184,7 +184,10 @@ def queries_router(runtime: GatewayRuntime) -> APIRouter:
     router = APIRouter(tags=["queries"])
     passthrough: dict[int | str, dict[str, Any]] = {
         200: {"description": "As the upstream service answered"},
-        404: {"description": "Unknown customer (from the upstream service)"},
+        404: {
+            "model": models.UnknownCustomer,
+            "description": "Unknown customer (the decision service's answer)",
+        },
         **models.AUTH_ANSWERS,
         **models.VALIDATION_ANSWER,
         503: {"model": models.Problem, "description": "The upstream service did not answer"},
