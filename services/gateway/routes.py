@@ -190,7 +190,10 @@ def queries_router(runtime: GatewayRuntime) -> APIRouter:
         },
         **models.AUTH_ANSWERS,
         **models.VALIDATION_ANSWER,
-        503: {"model": models.Problem, "description": "The upstream service did not answer"},
+        503: {
+            "model": models.Problem,
+            "description": "The upstream service did not answer, or failed",
+        },
     }
 
     async def forward(upstream: str, base_url: str, path: str, **params: str) -> Response:

@@ -16,7 +16,7 @@ import uvicorn
 from aiokafka import ConsumerRecord, TopicPartition
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -40,8 +40,9 @@ API_KEYS: dict[str, dict[str, Any]] = {
     OPERATOR_KEY: {"channel": None, "scopes": ALL_SCOPES},
     READONLY_KEY: {"channel": None, "scopes": ["context:read"]},
 }
-# The one customer the stand-in for the decision service knows.
+# The one customer the stand-in for the decision service knows, and one it fails on.
 KNOWN = "cust-42"
+BROKEN = "cust-500"
 
 
 def auth(key: str) -> dict[str, str]:
@@ -108,7 +109,8 @@ async def serve(app: ASGIApp, config: uvicorn.Config | None = None) -> AsyncIter
 
 
 def upstream(seen: list[dict[str, Any]]) -> Starlette:
-    """Answers like the context and decision services: 200 for KNOWN, 404 otherwise."""
+    """Answers like the context and decision services: 200 for KNOWN, 404 otherwise
+    (and a crash, 500 in plain text, for BROKEN)."""
 
     async def answer(request: Request) -> Response:
         customer_id = request.path_params["customer_id"]
@@ -119,6 +121,8 @@ def upstream(seen: list[dict[str, Any]]) -> Starlette:
                 "customer_id": customer_id,
             }
         )
+        if customer_id == BROKEN:
+            return PlainTextResponse("Internal Server Error", status_code=500)
         if customer_id != KNOWN:
             return JSONResponse({"error": "unknown_customer"}, status_code=404)
         if request.url.path.endswith("/context"):

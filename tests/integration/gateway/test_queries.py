@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.gateway.conftest import SettingsFactory
 from tests.integration.gateway.support import (
+    BROKEN,
     KNOWN,
     OPERATOR_KEY,
     PHONE_KEY,
@@ -115,3 +116,14 @@ async def test_an_upstream_that_does_not_answer_is_503_with_the_reason(
     )
     assert decision.status_code == 503
     assert "decision service is unavailable" in decision.json()["detail"]
+
+
+async def test_an_upstream_failure_is_503_naming_the_service_not_passed_through(
+    proxied: tuple[RunningGateway, list[dict[str, Any]]],
+) -> None:
+    gateway, _ = proxied
+    for path in (f"/v1/customers/{BROKEN}/context", f"/v1/customers/{BROKEN}/next-best-action"):
+        answer = await gateway.client.get(path, params={"channel": "web"}, headers=auth(WEB_KEY))
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "service is unavailable: it answered 500" in answer.json()["detail"]
