@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ItemError(BaseModel):
@@ -38,12 +38,14 @@ class IngestUnavailable(IngestResult):
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details, `application/problem+json`; some refusals add members."""
+    """RFC 9457 problem details (`application/problem+json`); more members may follow."""
 
-    type: str = Field(default="about:blank", description="`about:blank`: the status says it.")
-    title: str = Field(description="The HTTP status phrase.")
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["about:blank"] = Field(description="No type beyond the status code.")
+    title: str = Field(description="The status code's reason phrase.")
     status: int
-    detail: str = Field(description="What was wrong with this request, for people.")
+    detail: str = Field(description="Why, for people.")
 
 
 class BadBodyProblem(Problem):
@@ -54,29 +56,96 @@ class BadBodyProblem(Problem):
     )
 
 
-class ForeignChannelProblem(Problem):
-    key_channel: str
-    items: list[dict[str, Any]] = Field(
-        description="[{index, channel}] of the items this key may not send."
+class ForbiddenProblem(Problem):
+    required_scope: str | None = Field(
+        default=None, description="The scope the key lacks, when that is the reason."
     )
 
 
-BATCH_REQUEST_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "oneOf": [
-                    {"type": "object", "description": "One interaction/v1 event."},
-                    {
-                        "type": "array",
-                        "items": {"type": "object"},
-                        "minItems": 1,
-                        "description": "A batch of interaction/v1 events.",
-                    },
-                ],
-                "description": "interaction/v1 events: see schemas/interaction.v1.json.",
+class ForeignItem(BaseModel):
+    index: int
+    channel: str
+
+
+class ForbiddenEventsProblem(ForbiddenProblem):
+    key_channel: str | None = Field(
+        default=None, description="The key's channel, when items name another one."
+    )
+    items: list[ForeignItem] | None = Field(
+        default=None, description="The items this key may not send (at most all of them)."
+    )
+
+
+class FieldError(BaseModel):
+    loc: list[str] = Field(description='Where, e.g. ["query", "channel"].')
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    errors: list[FieldError] = Field(description="Each parameter that does not fit (up to 20).")
+
+
+class UnknownCustomer(BaseModel):
+    """The decision service's 404, passed through as it answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: Literal["unknown_customer"]
+    customer_id: str | None = None
+
+
+# Refusals are served as application/problem+json (services.gateway.problems);
+# services.gateway.openapi declares them so.
+PROBLEM_MODELS: tuple[type[Problem], ...] = (
+    Problem,
+    BadBodyProblem,
+    ForbiddenProblem,
+    ForbiddenEventsProblem,
+    ValidationProblem,
+)
+INTERACTION_EVENT_REF = "#/components/schemas/InteractionEvent"
+
+
+def batch_request_body(max_batch: int) -> dict[str, Any]:
+    """`POST /v1/events`: one interaction/v1 event, or 1 to `max_batch` of them."""
+    event = {"$ref": INTERACTION_EVENT_REF}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        event,
+                        {
+                            "type": "array",
+                            "items": event,
+                            "minItems": 1,
+                            "maxItems": max_batch,
+                            "description": "A batch of interaction/v1 events.",
+                        },
+                    ],
+                    "description": "interaction/v1 events (schemas/interaction.v1.json). Items "
+                    "are judged one by one: an item the schema refuses is rejected with its "
+                    "index and reason (422 when none is accepted), the others are accepted.",
+                }
             }
-        }
+        },
+    }
+
+
+# Answers every authenticated operation can give, for its `responses=`.
+AUTH_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": Problem,
+        "description": "No key, another scheme or an unknown key (with WWW-Authenticate)",
     },
+    403: {
+        "model": ForbiddenProblem,
+        "description": "The key lacks the scope, or acts for another channel",
+    },
+}
+# Operations with parameters: one that does not fit the document.
+VALIDATION_ANSWER: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationProblem, "description": "A parameter does not fit this document"}
 }

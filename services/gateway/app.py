@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from libs.common.health import HealthState, health_routes
@@ -22,15 +24,17 @@ from services.gateway.console import mount_console
 from services.gateway.customer_views import customer_views_router, suppression_stream_router
 from services.gateway.ingest import IngestLimits
 from services.gateway.metrics import GatewayMetrics, MetricsMiddleware
+from services.gateway.openapi import gateway_openapi
 from services.gateway.operations import operations_router
-from services.gateway.problems import install_problem_handlers
+from services.gateway.problems import (
+    GatewayError,
+    gateway_error_handler,
+    http_error_handler,
+    validation_error_handler,
+)
 from services.gateway.routes import events_router, queries_router, stream_router
 from services.gateway.runtime import GatewayRuntime
-from services.gateway.security import (
-    GatewayError,
-    client_disconnect_handler,
-    gateway_error_handler,
-)
+from services.gateway.security import client_disconnect_handler
 from services.gateway.settings import GatewaySettings
 
 log = get_logger("concierge.gateway")
@@ -90,8 +94,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.runtime = runtime  # for tests and operators; handlers use closures
     app.add_exception_handler(GatewayError, gateway_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)
     app.add_exception_handler(ClientDisconnect, client_disconnect_handler)
-    install_problem_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(events_router(runtime))
     app.include_router(queries_router(runtime))
@@ -101,4 +106,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(operations_router(runtime))
     app.router.routes.extend(health_routes(health))
     mount_console(app)
+    app.openapi = lambda: gateway_openapi(app)  # type: ignore[method-assign]
     return app

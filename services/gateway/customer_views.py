@@ -22,9 +22,10 @@ from libs.contract.decision_log import DecisionLogRecord
 from libs.contract.queries import SuppressionsNow, Timeline
 from services.gateway import api_models as models
 from services.gateway.auth import Principal, Scope
+from services.gateway.problems import PROBLEM_MEDIA_TYPE, GatewayError, problem_response
 from services.gateway.proxy import UpstreamUnavailable, customer_path, forward_get
 from services.gateway.runtime import GatewayRuntime
-from services.gateway.security import PROBLEM_JSON, GatewayError, problem_response, require
+from services.gateway.security import require
 from services.gateway.sse import stream_response
 
 log = get_logger("concierge.gateway")
@@ -46,7 +47,7 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {
             "model": models.Problem,
             "description": described[status],
-            "content": {PROBLEM_JSON: {}},
+            "content": {PROBLEM_MEDIA_TYPE: {}},
         }
         for status in statuses
     }
@@ -54,7 +55,7 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def as_problem(answer: Response) -> Response:
     """A refusal from upstream as a problem document (it may be one already)."""
-    if answer.status_code < 400 or answer.headers.get("content-type", "") == PROBLEM_JSON:
+    if answer.status_code < 400 or answer.headers.get("content-type", "") == PROBLEM_MEDIA_TYPE:
         return answer
     try:
         body = orjson.loads(answer.body)

@@ -8,10 +8,9 @@ from urllib.parse import quote
 import httpx
 from starlette.responses import Response
 
-from libs.common.logging import get_logger
-
-log = get_logger("concierge.gateway")
 _PASSED_HEADERS = ("content-type", "cache-control", "etag", "last-modified")
+# The decision service's answers to a query: the customer's, or unknown customer.
+_PASSED_STATUSES = frozenset({200, 404})
 
 
 class UpstreamUnavailable(RuntimeError):
@@ -32,7 +31,8 @@ async def forward_get(
     path: str,
     params: Mapping[str, str] | None = None,
 ) -> Response:
-    """The upstream's status, body and content type; UpstreamUnavailable if it does not answer."""
+    """The upstream's status (200 or 404), body and content type; UpstreamUnavailable
+    if it does not answer, or answers anything else."""
     url = base_url.rstrip("/") + path
     try:
         answer = await client.get(url, params=params, headers={"accept": "application/json"})
@@ -40,7 +40,9 @@ async def forward_get(
         raise UpstreamUnavailable(upstream, "it did not answer in time") from error
     except httpx.TransportError as error:
         raise UpstreamUnavailable(upstream, f"cannot reach it ({type(error).__name__})") from error
+    if answer.status_code not in _PASSED_STATUSES:
+        # Anything else (a crash, a worker not ready) is the upstream's
+        # trouble, not an answer the gateway's document promises.
+        raise UpstreamUnavailable(upstream, f"it answered {answer.status_code}")
     headers = {name: answer.headers[name] for name in _PASSED_HEADERS if name in answer.headers}
-    if answer.status_code >= 500:
-        log.warning("upstream_error", upstream=upstream, status=answer.status_code)
     return Response(answer.content, status_code=answer.status_code, headers=headers)

@@ -14,7 +14,11 @@ from collections.abc import Mapping
 from typing import Final
 
 MAX_TOKEN_LENGTH: Final = 8192
-_PART: Final = re.compile(r"p(0|[1-9][0-9]{0,5}):(0|[1-9][0-9]{0,18})", re.ASCII)
+_PART_PATTERN: Final = r"p(0|[1-9][0-9]{0,5}):(0|[1-9][0-9]{0,18})"
+_PART: Final = re.compile(_PART_PATTERN, re.ASCII)
+# What a token looks like, for the OpenAPI document (decode_token also
+# tolerates spaces around the parts).
+TOKEN_PATTERN: Final = rf"^{_PART_PATTERN}(,{_PART_PATTERN})*$"
 
 
 class BadResumeToken(ValueError):

@@ -28,6 +28,7 @@ from services.gateway.ingest import (
     parse_body,
 )
 from services.gateway.proxy import UpstreamUnavailable, customer_path, forward_get
+from services.gateway.resume import MAX_TOKEN_LENGTH, TOKEN_PATTERN
 from services.gateway.runtime import GatewayRuntime, publish
 from services.gateway.security import GatewayError, require
 from services.gateway.sse import stream_response
@@ -80,7 +81,7 @@ def events_router(runtime: GatewayRuntime) -> APIRouter:
         "/v1/events",
         status_code=202,
         summary="Send one interaction event, or a batch",
-        openapi_extra={"requestBody": models.BATCH_REQUEST_BODY},
+        openapi_extra={"requestBody": models.batch_request_body(settings.max_batch)},
         responses={
             202: {"model": models.IngestResult, "description": "At least one event accepted"},
             400: {
@@ -88,8 +89,12 @@ def events_router(runtime: GatewayRuntime) -> APIRouter:
                 "description": "Not JSON; a key named twice in one object (`path` says "
                 "where); not an object or array; empty or oversized batch",
             },
-            401: {"model": models.Problem},
-            403: {"model": models.ForeignChannelProblem},
+            **models.AUTH_ANSWERS,
+            403: {
+                "model": models.ForbiddenEventsProblem,
+                "description": "The key lacks events:write, or sent items of another channel "
+                "(`items`)",
+            },
             408: {"model": models.Problem, "description": "The body did not arrive in time"},
             413: {"model": models.Problem},
             415: {"model": models.Problem},
@@ -170,10 +175,16 @@ def queries_router(runtime: GatewayRuntime) -> APIRouter:
     router = APIRouter(tags=["queries"])
     passthrough: dict[int | str, dict[str, Any]] = {
         200: {"description": "As the upstream service answered"},
-        404: {"description": "Unknown customer (from the upstream service)"},
-        401: {"model": models.Problem},
-        403: {"model": models.Problem},
-        503: {"model": models.Problem, "description": "The upstream service did not answer"},
+        404: {
+            "model": models.UnknownCustomer,
+            "description": "Unknown customer (the decision service's answer)",
+        },
+        **models.AUTH_ANSWERS,
+        **models.VALIDATION_ANSWER,
+        503: {
+            "model": models.Problem,
+            "description": "The upstream service did not answer, or failed",
+        },
     }
 
     async def forward(upstream: str, base_url: str, path: str, **params: str) -> Response:
@@ -229,8 +240,8 @@ def stream_router(runtime: GatewayRuntime) -> APIRouter:
                 "description": "`event: action`, `id`: resume token, `data`: action/v1 JSON",
             },
             400: {"model": models.Problem, "description": "Malformed or foreign Last-Event-ID"},
-            401: {"model": models.Problem},
-            403: {"model": models.Problem},
+            **models.AUTH_ANSWERS,
+            **models.VALIDATION_ANSWER,
             429: {
                 "model": models.Problem,
                 "description": "This API key has MAX_STREAMS_PER_KEY streams open (Retry-After)",
@@ -246,7 +257,12 @@ def stream_router(runtime: GatewayRuntime) -> APIRouter:
         ] = None,
         last_event_id: Annotated[
             str | None,
-            Header(alias="Last-Event-ID", description="Resume after this event's id"),
+            Header(
+                alias="Last-Event-ID",
+                description="Resume after this event's id (a resume token)",
+                # Declared, not enforced here: decode_token answers 400 with the reason.
+                json_schema_extra={"pattern": TOKEN_PATTERN, "maxLength": MAX_TOKEN_LENGTH},
+            ),
         ] = None,
     ) -> Response:
         if not principal.may_act_for(channel):

@@ -1,17 +1,19 @@
 """Refusals as one JSON shape, and the API-key dependency every /v1 route declares."""
 
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from libs.common.logging import get_logger
 from services.gateway.auth import AuthFailure, KeyEntry, Principal, Scope, authenticate
 from services.gateway.metrics import CLIENT_CLOSED_REQUEST, route_template
+
+# Re-exported: routes raise refusals from here, beside the dependency that raises them too.
+from services.gateway.problems import GatewayError as GatewayError
 
 log = get_logger("concierge.gateway")
 
@@ -22,46 +24,6 @@ bearer_scheme = HTTPBearer(
     scheme_name="ApiKey",
     description="A Concierge API key: `Authorization: Bearer <key>`.",
 )
-
-
-class GatewayError(Exception):
-    """A refusal: `{"detail": ..., **extra}` with `status`."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers
-        self.extra = extra
-
-
-async def gateway_error_handler(_: Request, error: Exception) -> Response:
-    assert isinstance(error, GatewayError)
-    return problem_response(error.status, error.detail, error.headers, **error.extra)
-
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def problem_response(
-    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> Response:
-    """An RFC 9457 problem details document; ``extra`` members as the RFC allows."""
-    body = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
 async def client_disconnect_handler(request: Request, error: Exception) -> Response:

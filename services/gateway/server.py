@@ -6,15 +6,22 @@ deadline for a request's headers: its keep-alive timer is reset by every byte
 and not armed at all before the first request, so a client that sends a
 header byte now and then holds a connection forever (slowloris). The protocol
 below adds that deadline; the body's deadline is the app's (`routes.read_body`).
+
+It also refuses a request that declares its body's length twice, with both
+`Content-Length` and `Transfer-Encoding` (RFC 9112, 6.3): h11 follows
+`Transfer-Encoding` and ignores the other, but a proxy in front may follow
+`Content-Length`, and the two would then disagree on where the next request
+starts (request smuggling). Such a request gets 400 and its connection closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 import h11
 import uvicorn
+from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -23,9 +30,29 @@ from services.gateway.settings import GatewaySettings
 
 log = get_logger("concierge.gateway")
 
+TWO_BODY_LENGTHS: Final = (
+    "A request may not carry both Content-Length and Transfer-Encoding (RFC 9112, 6.3)"
+)
+
+
+class SingleFramingConnection(h11.Connection):
+    """h11's connection, refusing a request whose body length is declared twice."""
+
+    refusal: str | None = None
+
+    def next_event(self) -> Any:
+        event = super().next_event()
+        if isinstance(event, h11.Request):
+            names = {name.lower() for name, _ in event.headers}
+            if b"content-length" in names and b"transfer-encoding" in names:
+                self.refusal = TWO_BODY_LENGTHS
+                raise h11.RemoteProtocolError(TWO_BODY_LENGTHS, error_status_hint=400)
+        return event
+
 
 class HeaderDeadlineProtocol(H11Protocol):
-    """uvicorn's h11 protocol, closing a connection whose request headers take too long.
+    """uvicorn's h11 protocol, closing a connection whose request headers take too
+    long, and refusing requests with two body lengths (module docstring).
 
     The deadline is armed when the connection opens and again after each
     response (for the next request on a kept-alive connection); it is
@@ -35,9 +62,20 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     header_timeout_seconds: float = 10.0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
+        self.conn = SingleFramingConnection(
+            h11.SERVER, config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+        )
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers every h11 protocol error with one generic message;
+        # a refused framing says what to fix.
+        refusal = self.conn.refusal if isinstance(self.conn, SingleFramingConnection) else None
+        if refusal is not None:
+            log.info("two_body_lengths_refused")
+        super().send_400_response(refusal or msg)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

@@ -14,6 +14,10 @@ from typing import Any
 import httpx
 import uvicorn
 from aiokafka import ConsumerRecord, TopicPartition
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from libs.common.kafka import create_consumer
@@ -36,6 +40,9 @@ API_KEYS: dict[str, dict[str, Any]] = {
     OPERATOR_KEY: {"channel": None, "scopes": ALL_SCOPES},
     READONLY_KEY: {"channel": None, "scopes": ["context:read"]},
 }
+# The one customer the stand-in for the decision service knows, and one it fails on.
+KNOWN = "cust-42"
+BROKEN = "cust-500"
 
 
 def auth(key: str) -> dict[str, str]:
@@ -99,6 +106,65 @@ async def serve(app: ASGIApp, config: uvicorn.Config | None = None) -> AsyncIter
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=30)
+
+
+def upstream(seen: list[dict[str, Any]]) -> Starlette:
+    """Answers like the context and decision services: 200 for KNOWN, 404 otherwise
+    (and a crash, 500 in plain text, for BROKEN)."""
+
+    async def answer(request: Request) -> Response:
+        customer_id = request.path_params["customer_id"]
+        seen.append(
+            {
+                "raw_path": request.scope["raw_path"],
+                "query": dict(request.query_params),
+                "customer_id": customer_id,
+            }
+        )
+        if customer_id == BROKEN:
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        if customer_id != KNOWN:
+            return JSONResponse({"error": "unknown_customer"}, status_code=404)
+        if request.url.path.endswith("/context"):
+            return JSONResponse({"customer_id": customer_id, "open_complaints": 1})
+        return JSONResponse(
+            {
+                "customer_id": customer_id,
+                "channel": request.query_params["channel"],
+                "action": {"id": "route-priority-billing"},
+            }
+        )
+
+    async def timeline(request: Request) -> Response:
+        customer_id = request.path_params["customer_id"]
+        if customer_id != KNOWN:
+            return JSONResponse({"error": "unknown_customer"}, status_code=404)
+        return JSONResponse(
+            {"customer_id": customer_id, "entries": [], "total": 0, "next_offset": None}
+        )
+
+    async def suppressions(request: Request) -> Response:
+        # The decision service knows every customer's set in force: empty for a stranger.
+        as_of = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        customer_id = request.path_params["customer_id"]
+        return JSONResponse({"customer_id": customer_id, "suppressions": [], "as_of": as_of})
+
+    async def decision(request: Request) -> Response:
+        return JSONResponse({"error": "unknown_decision"}, status_code=404)
+
+    async def policy(request: Request) -> Response:
+        return JSONResponse({"policy_version": "stand-in"})
+
+    return Starlette(
+        routes=[
+            Route("/v1/customers/{customer_id:path}/context", answer),
+            Route("/v1/customers/{customer_id:path}/next-best-action", answer),
+            Route("/v1/customers/{customer_id:path}/timeline", timeline),
+            Route("/v1/customers/{customer_id:path}/suppressions", suppressions),
+            Route("/v1/decisions/{decision_id:path}", decision),
+            Route("/v1/policy", policy),
+        ]
+    )
 
 
 @dataclass

@@ -240,3 +240,57 @@ async def test_api_routes_are_not_redirected_and_host_never_makes_a_url(
         assert answer.status_code == 404
         assert "location" not in answer.headers
         assert "evil.example" not in answer.text
+
+
+def chunked(body: bytes) -> bytes:
+    return f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+
+
+async def events_accepted(gateway: RunningGateway) -> float:
+    metrics = (await gateway.client.get("/metrics")).text
+    found = re.findall(
+        r'^concierge_gateway_events_total\{code="",outcome="accepted"\} (\S+)$',
+        metrics,
+        re.MULTILINE,
+    )
+    return sum(float(value) for value in found)
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        "Content-Length: {length}\r\nTransfer-Encoding: chunked\r\n",
+        "transfer-encoding: chunked\r\ncontent-length: {length}\r\n",
+    ],
+)
+async def test_a_request_with_two_body_lengths_is_refused_and_its_connection_closed(
+    gateway_settings: SettingsFactory, framing: str
+) -> None:
+    body = chunked(orjson.dumps(event()))
+    # What a proxy trusting Content-Length would pass on as a second request.
+    smuggled = b"GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n"
+    head = (
+        f"POST /v1/events HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {WEB_KEY}\r\n"
+        f"Content-Type: application/json\r\n{framing.format(length=len(body))}\r\n"
+    ).encode()
+    async with served_as_in_production(gateway_settings()) as (gateway, ambiguous, plain):
+        (reader, writer), (plain_reader, plain_writer) = ambiguous, plain
+        writer.write(head + body + smuggled)
+        async with asyncio.timeout(20):
+            answer = await reader.read()  # then closed
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert b"both Content-Length and Transfer-Encoding" in answer
+        assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled request got no answer
+        assert await events_accepted(gateway) == 0
+
+        # Chunked alone is fine.
+        plain_writer.write(
+            head.replace(
+                framing.format(length=len(body)).encode(), b"Transfer-Encoding: chunked\r\n"
+            )
+            + body
+        )
+        async with asyncio.timeout(20):
+            status_line = await plain_reader.readuntil(b"\r\n")
+        assert status_line == b"HTTP/1.1 202 Accepted\r\n"
+        assert await events_accepted(gateway) == 1

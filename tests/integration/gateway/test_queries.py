@@ -10,13 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from tests.integration.gateway.conftest import SettingsFactory
 from tests.integration.gateway.support import (
+    BROKEN,
+    KNOWN,
     OPERATOR_KEY,
     PHONE_KEY,
     READONLY_KEY,
@@ -25,42 +23,10 @@ from tests.integration.gateway.support import (
     auth,
     running_gateway,
     serve,
+    upstream,
 )
 
 pytestmark = pytest.mark.integration
-KNOWN = "cust-42"
-
-
-def upstream(seen: list[dict[str, Any]]) -> Starlette:
-    """Answers like the context and decision services: 200 for KNOWN, 404 otherwise."""
-
-    async def answer(request: Request) -> Response:
-        customer_id = request.path_params["customer_id"]
-        seen.append(
-            {
-                "raw_path": request.scope["raw_path"],
-                "query": dict(request.query_params),
-                "customer_id": customer_id,
-            }
-        )
-        if customer_id != KNOWN:
-            return JSONResponse({"error": "unknown_customer"}, status_code=404)
-        if request.url.path.endswith("/context"):
-            return JSONResponse({"customer_id": customer_id, "open_complaints": 1})
-        return JSONResponse(
-            {
-                "customer_id": customer_id,
-                "channel": request.query_params["channel"],
-                "action": {"id": "route-priority-billing"},
-            }
-        )
-
-    return Starlette(
-        routes=[
-            Route("/v1/customers/{customer_id:path}/context", answer),
-            Route("/v1/customers/{customer_id:path}/next-best-action", answer),
-        ]
-    )
 
 
 @pytest.fixture
@@ -150,3 +116,14 @@ async def test_an_upstream_that_does_not_answer_is_503_with_the_reason(
     )
     assert decision.status_code == 503
     assert "decision service is unavailable" in decision.json()["detail"]
+
+
+async def test_an_upstream_failure_is_503_naming_the_service_not_passed_through(
+    proxied: tuple[RunningGateway, list[dict[str, Any]]],
+) -> None:
+    gateway, _ = proxied
+    for path in (f"/v1/customers/{BROKEN}/context", f"/v1/customers/{BROKEN}/next-best-action"):
+        answer = await gateway.client.get(path, params={"channel": "web"}, headers=auth(WEB_KEY))
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "service is unavailable: it answered 500" in answer.json()["detail"]
