@@ -23,9 +23,9 @@ from libs.contract.action import ActionEvent, ActionSpec, Reason
 from libs.contract.common import Channel, Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
-from services.decision.domain import explain
+from services.decision.domain import explain, templates
 from services.decision.domain.arbitration import Pick, arbitrate
-from services.decision.domain.catalogue import Catalogue, effective_ttl
+from services.decision.domain.catalogue import ActionDef, Catalogue, effective_ttl
 from services.decision.domain.clock import customer_zone
 from services.decision.domain.explain import Explanation
 from services.decision.domain.facts import DecisionFacts
@@ -159,7 +159,14 @@ def decide(
         )
         actions.append(action)
         winner = pick.winner
-        sent = sent_action(decision_id, winner.id, winner.kind, winner.category, channel, now)
+        binding = pick.binding
+        sent = (
+            sent_action(decision_id, winner.id, winner.kind, winner.category, channel, now)
+            if binding is None
+            else sent_action(
+                decision_id, binding.action_id, winner.kind, binding.category, channel, now
+            )
+        )
         history = record_decision(history, event_id, sent, policies.history.max_event_ids)
         history, capped = caps.after_send(
             history, winner.kind, channel, policies.caps, action.trigger, now, zone
@@ -176,9 +183,10 @@ def decide(
         version,
         explain.OUTCOME_ACTION if actions else explain.OUTCOME_NO_ACTION,
         event_id,
-        None if pick.winner is None else pick.winner.id,
+        _chosen(pick),
         pick.outcomes,
         tuple(notes),
+        None if pick.binding is None else actions[0].action.payload["subject"],
     )
     return _result(actions, list(emitted), history, explanation)
 
@@ -225,10 +233,20 @@ def next_best_action(
         decision_id,
         version,
         explain.OUTCOME_ACTION if action is not None else explain.OUTCOME_NO_ACTION,
-        chosen=None if pick.winner is None else pick.winner.id,
+        chosen=_chosen(pick),
         candidates=pick.outcomes,
+        subject=None
+        if action is None or pick.binding is None
+        else action.action.payload["subject"],
     )
     return NextBestAction(action, explanation)
+
+
+def _chosen(pick: Pick) -> str | None:
+    """The winner's id as sent: a template's concrete id."""
+    if pick.winner is None:
+        return None
+    return pick.winner.id if pick.binding is None else pick.binding.action_id
 
 
 # --- suppression rules ------------------------------------------------------------------
@@ -337,7 +355,24 @@ def _action_event(
                 )
             situation["open_complaints"] = entries
     spec: ActionSpec | dict[str, Any] = action.spec
-    if situation:
+    binding = pick.binding
+    if binding is not None:
+        # A template: the concrete product or category, and which fact chose it.
+        assert action.template is not None
+        assert pick.binding_reason is not None
+        reasons.append({"code": _binding_reason_code(action), "detail": pick.binding_reason})
+        payload = templates.bound_payload(
+            action.template, action.id, action.payload, binding, facts
+        )
+        if situation:
+            payload["context"] = situation
+        spec = {
+            "id": binding.action_id,
+            "kind": kind,
+            "category": binding.category,
+            "payload": payload,
+        }
+    elif situation:
         # The agent or associate picks up where the customer gave up.
         spec = {
             "id": action.id,
@@ -400,6 +435,13 @@ def _score_reason(
             f" best of {eligible} eligible, {ruled_out} ruled out"
         ),
     )
+
+
+def _binding_reason_code(action: ActionDef) -> str:
+    assert action.template is not None
+    if action.template.slot == "life_stage":
+        return explain.REASON_PROFILE
+    return explain.REASON_INTEREST
 
 
 @cache

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -17,18 +15,10 @@ from libs.context.model import (
     MAX_INTEREST_PRODUCTS,
     CategoryInterest,
 )
-from libs.contract.interaction import InteractionEvent
 from tests.unit.context.factories import T0, apply_all, event
+from tests.unit.context.test_reducers import Case
 
 DAY = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    events: list[InteractionEvent]
-    view: Callable[[CustomerContext], Any]
-    expected: Any
 
 
 def affinity(category: str, days_after_t0: float = 0) -> Callable[[CustomerContext], float]:
@@ -138,8 +128,9 @@ CASES = [
     ),
     Case(
         "a category lowered below the floor is forgotten",
-        [event("page_view", category="tvs"), event("return", on="store", product_id="x")]
-        + [
+        [
+            event("page_view", category="tvs"),
+            event("return", on="store", product_id="x"),
             event("purchase", order_id="O-2", items=[{"product_id": "x", "category": "tvs"}]),
             event("return", on="store", product_id="x"),
         ],
@@ -260,4 +251,5 @@ def test_a_record_stored_before_interests_existed_reads_with_none() -> None:
     for name in ("interests", "products_of_interest", "cart_lines"):
         del old[name]
     restored = CustomerContext.from_json_dict(old)
-    assert dict(restored.interests) == {} and restored.products_of_interest == ()
+    assert dict(restored.interests) == {}
+    assert restored.products_of_interest == ()
