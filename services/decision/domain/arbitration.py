@@ -33,12 +33,13 @@ from services.decision.domain.rules import (
     purchase,
     suppressed,
 )
-from services.decision.domain.templates import Binding, bind, describe
+from services.decision.domain.templates import Binding, SlotValue, concrete_id, describe
 
 # ``CandidateOutcome(...)`` runs a Python-level ``__new__``; building the tuple
 # directly is the same object at a fraction of the cost, once per candidate.
 _outcome = tuple.__new__
 _pick = tuple.__new__  # the same for the one ``Pick`` per decision
+_binding = tuple.__new__  # and for a template's winning ``Binding``
 
 
 class Pick(NamedTuple):
@@ -211,7 +212,8 @@ def arbitrate(
     # memoised facts, and the suitability reasons are rendered for the winner only,
     # after the loop.
     best_binding: Binding | None = None
-    bindings: tuple[Binding, ...] = ()
+    slot_values: tuple[SlotValue, ...] = ()
+    categories = catalogue.categories
     for action in candidates:
         action_id, kind, check, not_eligible, weights, base, lever, template = action.candidate
         excluded = gates[kind]
@@ -220,9 +222,9 @@ def arbitrate(
                 append(not_eligible)  # type: ignore[arg-type]  # set whenever check is
                 continue
             if template is not None:
-                # One candidate per concrete binding, strongest first (below).
-                bindings = bind(template, action_id, action.category, facts, catalogue.categories)
-                if not bindings:
+                # What the template's slot holds, strongest first (bound below).
+                slot_values = facts.slot_values(template, categories)
+                if not slot_values:
                     append(action.template_empty)  # type: ignore[arg-type]  # set for templates
                     continue
             elif not idle:
@@ -245,18 +247,20 @@ def arbitrate(
                 best, best_score, best_weight, best_weights = action, score, weight, weights
                 best_binding = None
             continue
-        # A template's bindings come strongest first: a tie goes to the stronger one,
-        # and one the per-action rules rule out (bought, resting, dismissed) yields
-        # to the next.
-        for binding in bindings:
-            concrete = binding.action_id
+        # A template binds to its slot's values strongest first, and every binding
+        # scores the same: the first one the per-action rules leave (not bought, not
+        # resting, not dismissed, not cooling down) is the template's candidate, and
+        # the weaker ones after it need no look.
+        for value, category, product, evidence in slot_values:
+            concrete = concrete_id(action_id, value)
+            if category is None:  # a cart line that named no category
+                category = action.category
             if not idle:
-                product = binding.product_id
                 excluded = gates.action(
                     action,
                     concrete,
                     kind,
-                    binding.category,
+                    category,
                     action.products if product is None else (*action.products, product),
                 )
                 if excluded is not None:
@@ -266,7 +270,8 @@ def arbitrate(
             append(_outcome(CandidateOutcome, (concrete, score, None)))
             if best is None or score > best_score:
                 best, best_score, best_weight, best_weights = action, score, weight, weights
-                best_binding = binding
+                best_binding = _binding(Binding, (concrete, category, product, value, evidence))
+            break
     # Most winners have no suitability rules: no reasons to render then.
     if best is not None and best_weights:
         best_reasons = context_weight(best, facts)[1]

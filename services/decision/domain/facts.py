@@ -19,6 +19,7 @@ from libs.context.model import MAX_INTEREST_CATEGORIES, CartLine, CustomerContex
 from services.decision.domain.conditions import MISSING
 from services.decision.domain.policies import FrustrationPolicy
 from services.decision.domain.rules.frustration import Finding, find_frustrations
+from services.decision.domain.templates import CategoryInfo, Template, slot_values
 
 _NONE: frozenset[str] = frozenset()
 
@@ -159,6 +160,16 @@ class DecisionFacts:
                 self.context, self.now, MAX_INTEREST_CATEGORIES
             )
         return interests
+
+    def slot_values(
+        self, template: Template, categories: Mapping[str, CategoryInfo]
+    ) -> tuple[Any, ...]:
+        """``templates.slot_values``, once per decision per template settings."""
+        key = template.settings_key
+        values: tuple[Any, ...] | None = self._answers.get(key)
+        if values is None:
+            values = self._answers[key] = slot_values(template, self, categories)
+        return values
 
     def purchases_newest_first(self, within: timedelta) -> tuple[Purchase, ...]:
         """Purchases in ``(now - within, now]``, the newest first."""

@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -67,13 +68,24 @@ class Template(BaseModel):
     categories: tuple[str, ...] = ()
     """Only bind to these categories (empty: any)."""
     min_affinity: float | None = Field(default=None, gt=0)
-    """``interest_category``: the least affinity worth acting on (default 2: two views)."""
+    """``interest_category``: the least affinity worth acting on (default 1.5: two
+    looks within the last few days; one look, or two a week ago, is not enough)."""
     within: Duration | None = None
     """``purchase_accessory``: how recent the purchase must be (default 30d)."""
     propositions: dict[str, Proposition] = Field(default_factory=dict)
     """``life_stage``: life stage -> proposition (required for that slot, only there)."""
     max_bindings: int = Field(default=3, ge=1, le=MAX_INTEREST_CATEGORIES)
     """Concrete candidates tried, strongest first: the next one when the first is ruled out."""
+
+    @cached_property
+    def settings_key(self) -> tuple[Any, ...]:
+        """What binding depends on besides the context: equal keys bind to equal values.
+
+        A life-stage template is its own key (its propositions are its own).
+        """
+        if self.slot == "life_stage":
+            return (id(self),)
+        return (self.slot, self.categories, self.min_affinity, self.within, self.max_bindings)
 
     @model_validator(mode="after")
     def _fits_the_slot(self) -> Template:
@@ -94,7 +106,7 @@ class Template(BaseModel):
 
     @property
     def affinity_needed(self) -> float:
-        return 2.0 if self.min_affinity is None else self.min_affinity
+        return 1.5 if self.min_affinity is None else self.min_affinity
 
     @property
     def purchase_window(self) -> timedelta:
@@ -116,34 +128,37 @@ class Binding(NamedTuple):
 def concrete_id(template_id: str, value: str) -> str:
     """``<template id>:<value>``; a value too long for the contract's 128 is hashed."""
     text = f"{template_id}:{value}"
-    if len(text) <= _MAX_ID:
+    if len(text) <= _MAX_ID:  # nearly always
         return text
     digest = hashlib.blake2b(value.encode(), digest_size=8).hexdigest()
     return f"{template_id}:{digest}"
 
 
-def bind(
+SlotValue: TypeAlias = "tuple[str, str | None, str | None, Any]"
+"""A slot's value before it is bound to a template: value, category (None: a cart line
+that named none), product, evidence."""
+
+
+def slot_values(
     template: Template,
-    template_id: str,
-    fallback_category: str,
     facts: DecisionFacts,
     categories: Mapping[str, CategoryInfo],
-) -> tuple[Binding, ...]:
-    """The template's concrete candidates for this customer now, strongest first."""
+) -> tuple[SlotValue, ...]:
+    """What the template's slot holds for this customer now, strongest first.
+
+    Depends on the template's settings, not its id: ``DecisionFacts.slot_values``
+    works it out once per decision for every template with the same settings.
+    """
     slot = template.slot
     allowed = template.categories
     limit = template.max_bindings
-    found: list[Binding] = []
+    found: list[SlotValue] = []
     if slot == "cart_product":
         for product_id, line in facts.cart_lines_newest_first():
-            category = (line.category if line is not None else None) or fallback_category
+            category = line.category if line is not None else None
             if allowed and category not in allowed:
                 continue
-            found.append(
-                Binding(
-                    concrete_id(template_id, product_id), category, product_id, product_id, line
-                )
-            )
+            found.append((product_id, category, product_id, line))
             if len(found) == limit:
                 break
     elif slot == "interest_category":
@@ -153,10 +168,7 @@ def bind(
                 break  # strongest first: the rest are weaker
             if allowed and interest.category not in allowed:
                 continue
-            category = interest.category
-            found.append(
-                Binding(concrete_id(template_id, category), category, None, category, interest)
-            )
+            found.append((interest.category, interest.category, None, interest))
             if len(found) == limit:
                 break
     elif slot == "purchase_accessory":
@@ -167,24 +179,18 @@ def bind(
                 if accessory in seen or (allowed and accessory not in allowed):
                     continue
                 seen.add(accessory)
-                found.append(
-                    Binding(concrete_id(template_id, accessory), accessory, None, accessory, bought)
-                )
+                found.append((accessory, accessory, None, bought))
                 if len(found) == limit:
                     return tuple(found)
     else:  # life_stage
         stage = facts.context.profile.life_stage
         proposition = None if stage is None else template.propositions.get(stage)
-        if proposition is not None and (not allowed or proposition.category in allowed):
-            found.append(
-                Binding(
-                    concrete_id(template_id, stage),  # type: ignore[arg-type]  # not None here
-                    proposition.category,
-                    proposition.product_id,
-                    stage,  # type: ignore[arg-type]
-                    proposition,
-                )
-            )
+        if (
+            stage is not None
+            and proposition is not None
+            and (not allowed or proposition.category in allowed)
+        ):
+            found.append((stage, proposition.category, proposition.product_id, proposition))
     return tuple(found)
 
 
