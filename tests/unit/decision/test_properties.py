@@ -267,7 +267,9 @@ def check(
             per_day[day] += 1
             assert per_channel_day[(channel, day)] <= policies.caps.offers_per_channel_per_day
             assert per_day[day] <= policies.caps.offers_per_day
-            offered = set(catalogue.by_id[emitted.action.id.split(":")[0]].products)
+            offered: set[str | None] = set(
+                catalogue.by_id[emitted.action.id.split(":")[0]].products
+            )
             offered.add(emitted.action.payload.get("product_id"))
             rest = policies.recent_purchase.category_rest
             for product, category, at in bought:
