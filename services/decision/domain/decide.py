@@ -25,6 +25,7 @@ from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
 from services.decision.domain import explain, templates
 from services.decision.domain.arbitration import Pick, arbitrate
+from services.decision.domain.briefing import build_briefing
 from services.decision.domain.catalogue import ActionDef, Catalogue, effective_ttl
 from services.decision.domain.clock import customer_zone
 from services.decision.domain.explain import Explanation
@@ -78,6 +79,8 @@ def _result(
 class NextBestAction:
     action: ActionEvent | None
     explanation: Explanation
+    briefing: dict[str, Any] | None = None
+    """The customer briefing for the person asking (``briefing.py``)."""
 
 
 def decide(
@@ -156,6 +159,7 @@ def decide(
             _trigger_fields(event) if trigger is None else trigger,
             version,
             complaint_detail,
+            _briefing_for(pick, facts, history, catalogue, policies, zone),
         )
         actions.append(action)
         winner = pick.winner
@@ -224,10 +228,23 @@ def next_best_action(
         complaint_detail,
     )
     trigger = Trigger(event_id=request_id or decision_id, type=QUERY_TRIGGER_TYPE, channel=channel)
+    # The person who asks (an agent at call start, an associate) always gets the briefing.
+    briefing = build_briefing(
+        context, history, channel.value, now, policies, zone, catalogue.categories
+    )
     action = (
         None
         if pick.winner is None
-        else _action_event(pick, decision_id, facts, policies, trigger, version, complaint_detail)
+        else _action_event(
+            pick,
+            decision_id,
+            facts,
+            policies,
+            trigger,
+            version,
+            complaint_detail,
+            briefing if pick.winner.briefing else None,
+        )
     )
     explanation = Explanation(
         decision_id,
@@ -239,7 +256,24 @@ def next_best_action(
         if action is None or pick.binding is None
         else action.action.payload["subject"],
     )
-    return NextBestAction(action, explanation)
+    return NextBestAction(action, explanation, briefing)
+
+
+def _briefing_for(
+    pick: Pick,
+    facts: DecisionFacts,
+    history: ContactHistory,
+    catalogue: Catalogue,
+    policies: Policies,
+    zone: tzinfo,
+) -> dict[str, Any] | None:
+    """Only for a winner that carries it (associate and agent cards)."""
+    winner = pick.winner
+    if winner is None or not winner.briefing:
+        return None
+    return build_briefing(
+        facts.context, history, facts.channel, facts.now, policies, zone, catalogue.categories
+    )
 
 
 def _chosen(pick: Pick) -> str | None:
@@ -313,6 +347,7 @@ def _action_event(
     trigger: Trigger | dict[str, Any],
     version: str,
     complaint_detail: str | None,
+    briefing: dict[str, Any] | None = None,
 ) -> ActionEvent:
     action = pick.winner
     assert action is not None
@@ -372,13 +407,18 @@ def _action_event(
             "category": binding.category,
             "payload": payload,
         }
-    elif situation:
-        # The agent or associate picks up where the customer gave up.
+    elif situation or briefing is not None:
+        # The agent or associate picks up where the customer gave up, and knows the story.
+        payload = dict(action.payload)
+        if situation:
+            payload["context"] = situation
+        if briefing is not None:
+            payload["briefing"] = briefing
         spec = {
             "id": action.id,
             "kind": action.kind,
             "category": action.category,
-            "payload": {**action.payload, "context": situation},
+            "payload": payload,
         }
     if pick.suitability:
         texts = action.suitability_reasons

@@ -64,6 +64,9 @@ def _customer(context: CustomerContext, key: str) -> Any:
         return len(context.open_complaints)
     if key == "purchases":
         return len(context.purchases)
+    if key == "interests":
+        # Categories with an affinity stored; each fades below the floor within weeks.
+        return len(context.interests)
     return MISSING
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.context.model import MAX_INTEREST_CATEGORIES
+from libs.context.model import MAX_INTEREST_CATEGORIES, CustomerContext
 from services.decision.domain.clock import format_day
 from services.decision.domain.durations import Duration, humanize
 
@@ -219,7 +219,7 @@ def describe(
     if slot == "interest_category":
         interest = binding.evidence
         name = label(binding.category, categories)
-        recent = this_weeks_products(facts, binding.category, now)
+        recent = this_weeks_products(facts.context, binding.category, now)
         if len(recent) > 1:
             return f"you looked at {len(recent)} {name} this week"
         if recent:
@@ -237,11 +237,12 @@ def describe(
     return f"for your stage of life ({binding.value.replace('_', ' ')}): {proposition.reason}"
 
 
-def this_weeks_products(facts: DecisionFacts, category: str, now: datetime) -> list[str]:
+def this_weeks_products(context: CustomerContext, category: str, now: datetime) -> list[str]:
+    """Products of interest in ``category`` touched in the week to ``now``, latest first."""
     since = now - THIS_WEEK
     return [
         item.product_id
-        for item in reversed(facts.context.products_of_interest)
+        for item in reversed(context.products_of_interest)
         if item.category == category and since <= item.at <= now
     ]
 
@@ -258,7 +259,7 @@ def subject(
     if binding.product_id is not None:
         about["product_id"] = binding.product_id
     if template.slot == "interest_category":
-        about["products"] = this_weeks_products(facts, binding.category, facts.now)
+        about["products"] = this_weeks_products(facts.context, binding.category, facts.now)
     elif template.slot == "purchase_accessory":
         about["for_product"] = binding.evidence.product_id
         about["for_category"] = binding.evidence.category
