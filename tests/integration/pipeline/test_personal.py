@@ -28,7 +28,10 @@ def offers(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def personal_reason(action: dict[str, Any]) -> str:
-    return next(r["detail"] for r in action["reasons"] if r["code"] in {"interest", "profile"})
+    detail: str = next(
+        r["detail"] for r in action["reasons"] if r["code"] in {"interest", "profile"}
+    )
+    return detail
 
 
 async def test_browsing_a_category_on_web_and_app_yields_an_offer_that_names_it(
