@@ -228,6 +228,8 @@ def generated_catalogue(
         )
         if templated:
             actions[-1]["template"] = _template(rng)
+    if not templated:
+        return parse_catalogue({"actions": actions}, version)
     categories = {
         category: {"label": category, "accessories": rng.sample(CATEGORIES, 2)}
         for category in CATEGORIES
