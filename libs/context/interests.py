@@ -168,14 +168,26 @@ def merge_cart_lines(
 
 def top_interests(ctx: CustomerContext, now: datetime, limit: int = 3) -> tuple[Interest, ...]:
     """The strongest categories as of ``now``, strongest first (ties: by name)."""
-    ranked = sorted(
-        (
-            Interest(category, affinity_at(item, now), item.views, item.at)
-            for category, item in ctx.interests.items()
-        ),
-        key=lambda interest: (-interest.score, interest.category),
+    interests = ctx.interests
+    if not interests:
+        return ()
+    # Decayed inline and ranked on plain tuples: asked on most decisions that a
+    # template or a briefing takes part in.
+    scored = []
+    for category, item in interests.items():
+        elapsed = (now - item.at).total_seconds()
+        score = item.score if elapsed <= 0 else item.score * 0.5 ** (elapsed / _HALF_LIFE_SECONDS)
+        if score >= INTEREST_FLOOR:
+            scored.append((-score, category, item))
+    scored.sort(key=_rank)
+    return tuple(
+        Interest(category, -negative, item.views, item.at)
+        for negative, category, item in scored[:limit]
     )
-    return tuple(interest for interest in ranked[:limit] if interest.score >= INTEREST_FLOOR)
+
+
+def _rank(entry: tuple[float, str, CategoryInterest]) -> tuple[float, str]:
+    return entry[0], entry[1]
 
 
 def products_in(ctx: CustomerContext, category: str) -> tuple[ProductInterest, ...]:

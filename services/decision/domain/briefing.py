@@ -15,23 +15,24 @@ next-best-action answer, never on the hot path of other decisions.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final
 
-from libs.context.interests import top_interests
-from libs.context.model import CustomerContext
-from libs.context.summary import cart_items
+from libs.context.interests import Interest, top_interests
+from libs.context.model import CustomerContext, Interaction
 from services.decision.domain.clock import format_day, format_moment
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import Policies
 from services.decision.domain.rules import consent, fatigue, purchase
-from services.decision.domain.templates import CategoryInfo, label, this_weeks_products
+from services.decision.domain.templates import THIS_WEEK, CategoryInfo, label
 
 BRIEFING_INTERESTS: Final = 3
 CONTACT_CHANNELS: Final = ("web", "mobile", "phone", "store")
 # Interactions that are a conversation with a person, and how each one ended.
 _PERSONAL_CONTACTS: Final = {"call_ended": "call", "associate_assist": "helped in store"}
+_PERSON_CHANNELS: Final = ("phone", "store")  # where those interactions happen
 
 
 def build_briefing(
@@ -42,8 +43,13 @@ def build_briefing(
     policies: Policies,
     zone: tzinfo,
     categories: Mapping[str, CategoryInfo],
+    interests_now: tuple[Interest, ...] | None = None,
 ) -> dict[str, Any]:
-    """The briefing as plain JSON (timestamps as ISO 8601 strings)."""
+    """The briefing as plain JSON (timestamps as ISO 8601 strings).
+
+    ``interests_now``: ``top_interests(context, now, ...)`` when the caller has it
+    (the decision's facts view); worked out here otherwise.
+    """
     fix_first = [
         {
             "case_id": case_id,
@@ -56,22 +62,22 @@ def build_briefing(
         )
     ]
     do_not_pitch = _do_not_pitch(context, channel, now, policies, zone)
+    strongest = (
+        top_interests(context, now, BRIEFING_INTERESTS)
+        if interests_now is None
+        else interests_now[:BRIEFING_INTERESTS]
+    )
+    this_week = _products_this_week(context, now)
     interests = [
         {
             "category": interest.category,
             "label": label(interest.category, categories),
             "affinity": round(interest.score, 2),
-            "products_this_week": this_weeks_products(context, interest.category, now),
+            "products_this_week": this_week.get(interest.category, []),
         }
-        for interest in top_interests(context, now, BRIEFING_INTERESTS)
+        for interest in strongest
     ]
-    cart = [
-        {
-            key: value.isoformat() if isinstance(value, datetime) else value
-            for key, value in item.items()
-        }
-        for item in cart_items(context)
-    ]
+    cart = _cart(context)
     pitch_allowed = not fix_first and not any(
         item["reason"] == "no_consent" for item in do_not_pitch
     )
@@ -88,6 +94,33 @@ def build_briefing(
         "last_contact": _last_contact(context, history, zone, now),
         "preferred_channel": preferred_channel(context),
     }
+
+
+def _products_this_week(context: CustomerContext, now: datetime) -> dict[str, list[str]]:
+    """Category -> products of it touched in the week to ``now``, latest first (one pass)."""
+    since = now - THIS_WEEK
+    found: dict[str, list[str]] = {}
+    for item in reversed(context.products_of_interest):
+        if item.category is not None and since <= item.at <= now:
+            found.setdefault(item.category, []).append(item.product_id)
+    return found
+
+
+def _cart(context: CustomerContext) -> list[dict[str, Any]]:
+    """The cart as it stands, in the order added, with what ``cart_add`` said of each line."""
+    lines = context.cart_lines
+    cart: list[dict[str, Any]] = []
+    for product_id in context.cart:
+        item: dict[str, Any] = {"product_id": product_id}
+        line = lines.get(product_id)
+        if line is not None:
+            if line.category is not None:
+                item["category"] = line.category
+            if line.price is not None:
+                item["price"] = line.price
+            item["added_at"] = line.added_at.isoformat()
+        cart.append(item)
+    return cart
 
 
 def _do_not_pitch(
@@ -116,10 +149,11 @@ def _do_not_pitch(
                 f" resting until {format_day(until, zone)}",
             }
         )
-    for action_id in sorted(context.outcomes):
-        rested_until = fatigue.fatigued_until(
-            context.outcomes[action_id].recent_dismissals, policies.fatigue
-        )
+    need = policies.fatigue.dismissals
+    for action_id, outcome in sorted(context.outcomes.items()):
+        if len(outcome.recent_dismissals) < need:
+            continue  # most actions: never dismissed that often
+        rested_until = fatigue.fatigued_until(outcome.recent_dismissals, policies.fatigue)
         if rested_until is not None and now < rested_until:
             items.append(
                 {
@@ -175,19 +209,21 @@ def _last_contact(
             "what": f"{sent.kind} {sent.action_id}",
             "outcome": _action_outcome(context, sent.action_id, sent.at),
         }
-    for channel, ring in context.recent.items():
-        for item in reversed(ring):
-            what = _PERSONAL_CONTACTS.get(item.type)
+    contacts = _PERSONAL_CONTACTS
+    for channel in _PERSON_CHANNELS:
+        for item in reversed(context.recent.get(channel, ())):
+            if latest_at is not None and item.at <= latest_at:
+                break  # newest first: nothing older can be the latest contact
+            what = contacts.get(item.type)
             if what is None:
                 continue
-            if latest_at is None or item.at > latest_at:
-                latest_at = item.at
-                disposition = item.attributes.get("disposition")
-                latest = {
-                    "channel": channel,
-                    "what": what,
-                    "outcome": str(disposition) if disposition is not None else "ended",
-                }
+            latest_at = item.at
+            disposition = item.attributes.get("disposition")
+            latest = {
+                "channel": channel,
+                "what": what,
+                "outcome": str(disposition) if disposition is not None else "ended",
+            }
             break
     if latest is None or latest_at is None:
         return None
@@ -219,10 +255,22 @@ def preferred_channel(
     best: tuple[int, datetime] | None = None
     chosen: str | None = None
     for channel in CONTACT_CHANNELS:
-        ring = [item for item in context.recent.get(channel, ()) if item.at >= since]
+        ring = context.recent.get(channel)
         if not ring:
             continue
-        rank = (len(ring), ring[-1].at)
+        # Rings are in time order: the recent ones are a tail (usually all of it).
+        count = (
+            len(ring)
+            if ring[0].at >= since
+            else len(ring) - bisect.bisect_left(ring, since, key=_at)
+        )
+        if not count:
+            continue
+        rank = (count, ring[-1].at)
         if best is None or rank > best:
             best, chosen = rank, channel
     return chosen
+
+
+def _at(item: Interaction) -> datetime:
+    return item.at

@@ -272,7 +272,14 @@ def _briefing_for(
     if winner is None or not winner.briefing:
         return None
     return build_briefing(
-        facts.context, history, facts.channel, facts.now, policies, zone, catalogue.categories
+        facts.context,
+        history,
+        facts.channel,
+        facts.now,
+        policies,
+        zone,
+        catalogue.categories,
+        facts.interests_now(),
     )
 
 
