@@ -179,15 +179,13 @@ def top_interests(ctx: CustomerContext, now: datetime, limit: int = 3) -> tuple[
         score = item.score if elapsed <= 0 else item.score * 0.5 ** (elapsed / _HALF_LIFE_SECONDS)
         if score >= INTEREST_FLOOR:
             scored.append((-score, category, item))
-    scored.sort(key=_rank)
+    # Categories are unique, so the tuples never compare further than the name.
+    scored.sort()
+    make = tuple.__new__  # a named tuple's own ``__new__`` is a Python-level call
     return tuple(
-        Interest(category, -negative, item.views, item.at)
+        make(Interest, (category, -negative, item.views, item.at))
         for negative, category, item in scored[:limit]
     )
-
-
-def _rank(entry: tuple[float, str, CategoryInterest]) -> tuple[float, str]:
-    return entry[0], entry[1]
 
 
 def products_in(ctx: CustomerContext, category: str) -> tuple[ProductInterest, ...]:

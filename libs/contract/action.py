@@ -60,6 +60,7 @@ _BRIEFING_SCHEMA: Final[dict[str, Any]] = {
         },
         "do_not_pitch": {"type": "array", "items": {"type": "object"}},
         "cart": {"type": "array", "items": {"type": "object"}},
+        "cart_size": {"type": "integer"},
         "interests": {"type": "array", "items": {"type": "object"}},
         "last_contact": {"type": ["object", "null"]},
         "preferred_channel": {"type": ["string", "null"]},

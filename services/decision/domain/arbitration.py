@@ -40,6 +40,7 @@ from services.decision.domain.templates import Binding, SlotValue, concrete_id, 
 _outcome = tuple.__new__
 _pick = tuple.__new__  # the same for the one ``Pick`` per decision
 _binding = tuple.__new__  # and for a template's winning ``Binding``
+_MAX_ID = 128  # the contract's identifier length
 
 
 class Pick(NamedTuple):
@@ -252,7 +253,9 @@ def arbitrate(
         # resting, not dismissed, not cooling down) is the template's candidate, and
         # the weaker ones after it need no look.
         for value, category, product, evidence in slot_values:
-            concrete = concrete_id(action_id, value)
+            concrete = f"{action_id}:{value}"
+            if len(concrete) > _MAX_ID:  # ``concrete_id``, spelt out for the usual case
+                concrete = concrete_id(action_id, value)
             if category is None:  # a cart line that named no category
                 category = action.category
             if not idle:

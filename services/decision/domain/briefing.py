@@ -16,23 +16,27 @@ next-best-action answer, never on the hot path of other decisions.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Mapping
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any, Final
 
 from libs.context.interests import Interest, top_interests
-from libs.context.model import CustomerContext, Interaction
-from services.decision.domain.clock import format_day, format_moment
+from libs.context.model import CustomerContext
+from services.decision.domain.clock import format_day, moment_texts
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import Policies
-from services.decision.domain.rules import consent, fatigue, purchase
+from services.decision.domain.rules import consent, fatigue
 from services.decision.domain.templates import THIS_WEEK, CategoryInfo, label
 
 BRIEFING_INTERESTS: Final = 3
+BRIEFING_CART_ITEMS: Final = 5  # what a person can take in at a glance; the context has all
 CONTACT_CHANNELS: Final = ("web", "mobile", "phone", "store")
 # Interactions that are a conversation with a person, and how each one ended.
 _PERSONAL_CONTACTS: Final = {"call_ended": "call", "associate_assist": "helped in store"}
 _PERSON_CHANNELS: Final = ("phone", "store")  # where those interactions happen
+_AT: Final = operator.attrgetter("at")  # a C-level key, asked about five times per ring
 
 
 def build_briefing(
@@ -50,24 +54,27 @@ def build_briefing(
     ``interests_now``: ``top_interests(context, now, ...)`` when the caller has it
     (the decision's facts view); worked out here otherwise.
     """
-    fix_first = [
-        {
-            "case_id": case_id,
-            "category": complaint.category,
-            "severity": complaint.severity,
-            "opened_at": complaint.opened_at.isoformat(),
-        }
-        for case_id, complaint in sorted(
-            context.open_complaints.items(), key=lambda item: item[1].opened_at
-        )
-    ]
+    cases = context.open_complaints
+    fix_first = (
+        [
+            {
+                "case_id": case_id,
+                "category": complaint.category,
+                "severity": complaint.severity,
+                "opened_at": complaint.opened_at.isoformat(),
+            }
+            for case_id, complaint in sorted(cases.items(), key=lambda item: item[1].opened_at)
+        ]
+        if cases
+        else []
+    )
     do_not_pitch = _do_not_pitch(context, channel, now, policies, zone)
     strongest = (
         top_interests(context, now, BRIEFING_INTERESTS)
         if interests_now is None
         else interests_now[:BRIEFING_INTERESTS]
     )
-    this_week = _products_this_week(context, now)
+    this_week = _products_this_week(context, now) if strongest else {}
     interests = [
         {
             "category": interest.category,
@@ -78,6 +85,7 @@ def build_briefing(
         for interest in strongest
     ]
     cart = _cart(context)
+    cart_size = len(context.cart)
     pitch_allowed = not fix_first and not any(
         item["reason"] == "no_consent" for item in do_not_pitch
     )
@@ -90,6 +98,7 @@ def build_briefing(
         },
         "do_not_pitch": do_not_pitch,
         "cart": cart,
+        "cart_size": cart_size,
         "interests": interests,
         "last_contact": _last_contact(context, history, zone, now),
         "preferred_channel": preferred_channel(context),
@@ -107,10 +116,11 @@ def _products_this_week(context: CustomerContext, now: datetime) -> dict[str, li
 
 
 def _cart(context: CustomerContext) -> list[dict[str, Any]]:
-    """The cart as it stands, in the order added, with what ``cart_add`` said of each line."""
+    """The last ``BRIEFING_CART_ITEMS`` products added to the cart, in the order added,
+    with what ``cart_add`` said of each (``cart_size`` says how many there are)."""
     lines = context.cart_lines
     cart: list[dict[str, Any]] = []
-    for product_id in context.cart:
+    for product_id in context.cart[-BRIEFING_CART_ITEMS:]:
         item: dict[str, Any] = {"product_id": product_id}
         line = lines.get(product_id)
         if line is not None:
@@ -140,28 +150,57 @@ def _do_not_pitch(
         items.append(
             {"reason": "open_complaint", "detail": "no offers until the complaint is resolved"}
         )
-    recent = purchase.recent_purchases(context, policies.recent_purchase, now)
-    for category, (bought_at, until) in sorted(recent.rested.items()):
-        items.append(
-            {
-                "reason": "recent_purchase",
-                "detail": f"nothing in {category}: bought {format_day(bought_at, zone)},"
-                f" resting until {format_day(until, zone)}",
-            }
-        )
+    if context.purchases:
+        for category, (bought_at, until) in sorted(_resting(context, policies, now).items()):
+            items.append(
+                {
+                    "reason": "recent_purchase",
+                    "detail": f"nothing in {category}: bought {_day(bought_at, zone)},"
+                    f" resting until {_day(until, zone)}",
+                }
+            )
     need = policies.fatigue.dismissals
-    for action_id, outcome in sorted(context.outcomes.items()):
+    fatigued = []
+    for action_id, outcome in context.outcomes.items():
         if len(outcome.recent_dismissals) < need:
             continue  # most actions: never dismissed that often
         rested_until = fatigue.fatigued_until(outcome.recent_dismissals, policies.fatigue)
         if rested_until is not None and now < rested_until:
-            items.append(
-                {
-                    "reason": "dismissal_fatigue",
-                    "detail": f"not {action_id}: dismissed {policies.fatigue.dismissals} times",
-                }
-            )
+            fatigued.append(action_id)
+    for action_id in sorted(fatigued):
+        items.append(
+            {"reason": "dismissal_fatigue", "detail": f"not {action_id}: dismissed {need} times"}
+        )
     return items
+
+
+def _resting(
+    context: CustomerContext, policies: Policies, now: datetime
+) -> dict[str, tuple[datetime, datetime]]:
+    """Category -> (latest purchase, end of its rest), as ``purchase.recent_purchases`` has
+    it, without the set of every product bought that the briefing does not need."""
+    rest = policies.recent_purchase.category_rest
+    since = now - rest
+    rested: dict[str, tuple[datetime, datetime]] = {}
+    for bought in reversed(context.purchases):
+        at = bought.at
+        if at < since:
+            break
+        if bought.category not in rested and at <= now:
+            rested[bought.category] = (at, at + rest)
+    return rested
+
+
+@lru_cache(maxsize=4096)
+def _day(at: datetime, zone: tzinfo) -> str:
+    """``format_day``, once per (instant, zone): a purchase is quoted on many decisions."""
+    return format_day(at, zone)
+
+
+@lru_cache(maxsize=4096)
+def _moment(at: datetime, zone: tzinfo) -> tuple[date, str, str]:
+    """``moment_texts``, once per (instant, zone): the last contact is quoted again and again."""
+    return moment_texts(at, zone)
 
 
 def _headline(
@@ -227,7 +266,9 @@ def _last_contact(
             break
     if latest is None or latest_at is None:
         return None
-    return {**latest, "at": latest_at.isoformat(), "when": format_moment(latest_at, now, zone)}
+    day, same_day, other_day = _moment(latest_at, zone)
+    when = same_day if day == now.astimezone(zone).date() else other_day
+    return {**latest, "at": latest_at.isoformat(), "when": when}
 
 
 def _action_outcome(context: CustomerContext, action_id: str, sent_at: datetime) -> str:
@@ -262,7 +303,7 @@ def preferred_channel(
         count = (
             len(ring)
             if ring[0].at >= since
-            else len(ring) - bisect.bisect_left(ring, since, key=_at)
+            else len(ring) - bisect.bisect_left(ring, since, key=_AT)
         )
         if not count:
             continue
@@ -270,7 +311,3 @@ def preferred_channel(
         if best is None or rank > best:
             best, chosen = rank, channel
     return chosen
-
-
-def _at(item: Interaction) -> datetime:
-    return item.at

@@ -171,6 +171,15 @@ class ActionDef(BaseModel):
         return ActionSpec(id=self.id, kind=self.kind, category=self.category, payload=self.payload)
 
     @cached_property
+    def bound_specs(self) -> dict[tuple[Any, ...], ActionSpec]:
+        """A template's validated ``ActionEvent.action`` per binding (``templates.subject_key``).
+
+        The same customer's cart product or category of interest is decided on again
+        and again; its action part is validated once. Bounded by the caller.
+        """
+        return {}
+
+    @cached_property
     def score_terms(self) -> tuple[str, str]:
         """The constant ends of the score reason: before and after the context weight."""
         return (

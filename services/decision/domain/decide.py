@@ -396,37 +396,23 @@ def _action_event(
                     }
                 )
             situation["open_complaints"] = entries
-    spec: ActionSpec | dict[str, Any] = action.spec
+    base = action.spec
     binding = pick.binding
     if binding is not None:
         # A template: the concrete product or category, and which fact chose it.
         assert action.template is not None
         assert pick.binding_reason is not None
-        reasons.append({"code": _binding_reason_code(action), "detail": pick.binding_reason})
-        payload = templates.bound_payload(
-            action.template, action.id, action.payload, binding, facts
-        )
-        if situation:
-            payload["context"] = situation
-        spec = {
-            "id": binding.action_id,
-            "kind": kind,
-            "category": binding.category,
-            "payload": payload,
-        }
-    elif situation or briefing is not None:
+        reasons.append(_binding_reason(_binding_reason_code(action), pick.binding_reason))
+        base = _bound_spec(action, binding, facts)
+    spec: ActionSpec | dict[str, Any] = base
+    if situation or briefing is not None:
         # The agent or associate picks up where the customer gave up, and knows the story.
-        payload = dict(action.payload)
+        payload = dict(base.payload)
         if situation:
             payload["context"] = situation
         if briefing is not None:
             payload["briefing"] = briefing
-        spec = {
-            "id": action.id,
-            "kind": action.kind,
-            "category": action.category,
-            "payload": payload,
-        }
+        spec = {"id": base.id, "kind": kind, "category": base.category, "payload": payload}
     if pick.suitability:
         texts = action.suitability_reasons
         for text in pick.suitability:  # a loop, not a generator object for ``extend``
@@ -482,6 +468,37 @@ def _score_reason(
             f" best of {eligible} eligible, {ruled_out} ruled out"
         ),
     )
+
+
+_BOUND_SPECS_PER_ACTION = 1024  # distinct bindings remembered per template
+
+
+def _bound_spec(action: ActionDef, binding: templates.Binding, facts: DecisionFacts) -> ActionSpec:
+    """The template's action part for this binding, validated once per distinct payload."""
+    template = action.template
+    assert template is not None
+    key = templates.subject_key(template, binding, facts)
+    known = action.bound_specs
+    spec = known.get(key)
+    if spec is None:
+        if len(known) >= _BOUND_SPECS_PER_ACTION:
+            known.clear()  # a catalogue running for months must not accumulate customers
+        payload = templates.bound_payload(template, action.id, action.payload, binding, facts)
+        spec = known[key] = ActionSpec.__pydantic_validator__.validate_python(
+            {
+                "id": binding.action_id,
+                "kind": action.kind,
+                "category": binding.category,
+                "payload": payload,
+            }
+        )
+    return spec
+
+
+@lru_cache(maxsize=4096)
+def _binding_reason(code: str, detail: str) -> Reason:
+    """Validated once per text: a customer's cart or interest is quoted on many decisions."""
+    return Reason(code=code, detail=detail)
 
 
 def _binding_reason_code(action: ActionDef) -> str:

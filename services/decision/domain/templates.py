@@ -268,6 +268,17 @@ def subject(
     return about
 
 
+def subject_key(template: Template, binding: Binding, facts: DecisionFacts) -> tuple[Any, ...]:
+    """Everything ``bound_payload`` depends on besides the action: equal keys, equal payloads."""
+    slot = template.slot
+    extra: Any = None
+    if slot == "interest_category":
+        extra = tuple(this_weeks_products(facts.context, binding.category, facts.now))
+    elif slot == "purchase_accessory":
+        extra = (binding.evidence.product_id, binding.evidence.category)
+    return (binding.action_id, binding.category, binding.product_id, extra)
+
+
 def bound_payload(
     template: Template,
     template_id: str,

@@ -52,6 +52,12 @@ CASES = [
         ],
     ),
     Case(
+        "a long cart: the last five added, and how many there are",
+        [event("cart_add", at=T0 - HOUR, product_id=f"p{n}", category="tvs") for n in range(7)],
+        lambda b: ([item["product_id"] for item in b["cart"]], b["cart_size"]),
+        (["p2", "p3", "p4", "p5", "p6"], 7),
+    ),
+    Case(
         "interests name the category and this week's products",
         [*TVS],
         lambda b: [(i["label"], i["products_this_week"]) for i in b["interests"]],
