@@ -29,7 +29,7 @@ import statistics
 import sys
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,9 +114,21 @@ def _digital_session(
             page = rng.choices(["home", "product", "category", "help", "search"], [2, 6, 3, 1, 1])[
                 0
             ]
+            # Shop front ends name the product's category on product and category pages.
+            on_shelf = (
+                {"category": rng.choice(CATEGORIES)} if page in {"product", "category"} else {}
+            )
             events.append(
                 _record(
-                    rng, customer, view, channel, at, session, page_type=page, product_id=product
+                    rng,
+                    customer,
+                    view,
+                    channel,
+                    at,
+                    session,
+                    page_type=page,
+                    product_id=product,
+                    **on_shelf,
                 )
             )
         elif roll < 0.70:
@@ -539,7 +551,31 @@ def full_context(width: int | None) -> CustomerContext:
         cart=tuple(ident("sku", n) for n in range(bounds.MAX_CART_ITEMS)),
         processed_event_ids=tuple(f"{n:016x}" for n in range(bounds.MAX_PROCESSED_EVENT_IDS)),
         merged_sources=tuple(f"{n:016x}" for n in range(bounds.MAX_MERGED_SOURCES)),
+        **_full_interests(ident, at),
     )
+
+
+def _full_interests(ident: Callable[[str, int], str], at: datetime) -> dict[str, Any]:
+    """Interest fields at their bounds, when the context has them (this script also
+    measures code from before they existed, for a before/after comparison)."""
+    if "interests" not in CustomerContext.__dataclass_fields__:
+        return {}
+    from libs.context.model import CartLine, CategoryInterest, ProductInterest
+
+    return {
+        "interests": {
+            ident("cat", n): CategoryInterest(12.345, at, 40)
+            for n in range(bounds.MAX_INTEREST_CATEGORIES)
+        },
+        "products_of_interest": tuple(
+            ProductInterest(ident("sku", n), ident("cat", n), at)
+            for n in range(bounds.MAX_INTEREST_PRODUCTS)
+        ),
+        "cart_lines": {
+            ident("sku", n): CartLine(ident("cat", n), at, 1299.99)
+            for n in range(bounds.MAX_CART_ITEMS)
+        },
+    }
 
 
 # --- main -----------------------------------------------------------------------------

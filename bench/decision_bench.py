@@ -1,13 +1,16 @@
 """Decision throughput and latency of the pure ``decide``, on one core.
 
     .venv/bin/python -m bench.decision_bench [--customers 2000] [--decisions 30000] [--json PATH]
+        [--no-templates]
 
 Contexts are realistic: each customer's is built by the context service's own
 reducers from a generated history (consent, profile, purchases, browsing, calls,
 store visits, now and then a complaint or a failed checkout). Each measured
 decision is one triggering event for one customer, with a contact history that
 already holds earlier decisions. Measured: (a) the starter catalogue, (b) 500
-generated actions; and, as a baseline in the same run, the same loop doing only
+generated actions, (c) 500 generated templated actions (each over a slot of the
+context: cart product, category of interest, accessory of a purchase, life
+stage); and, as a baseline in the same run, the same loop doing only
 the facts extraction a decision starts with (facts view, frustration findings,
 timezone, candidate lookup), so the ratio shows what the rules themselves cost.
 
@@ -58,7 +61,9 @@ TRIGGERS = {
     "phone": ["call_started", "call_connected", "ivr_step", "call_abandoned"],
     "store": ["store_visit", "store_visit", "return"],
 }
-CATEGORIES = ["phones", "laptops", "tablets", "accessories", "broadband", "plans", "bags"]
+CATEGORIES = ["phones", "laptops", "tablets", "tvs", "accessories", "broadband", "plans", "bags"]
+LIFE_STAGES = ["student", "young_adult", "family", "established", "retired"]
+SLOTS = ["cart_product", "interest_category", "purchase_accessory", "life_stage"]
 TIERS = [None, "bronze", "silver", "gold", "platinum"]
 
 
@@ -92,11 +97,8 @@ class _Events:
     def trigger(self, channel: str, at: datetime) -> InteractionEvent:
         type_ = self.rng.choice(TRIGGERS[channel])
         attributes: Any = {
-            "page_view": {
-                "page_type": self.rng.choice(["product", "home", "account", "help"]),
-                "category": self.rng.choice(CATEGORIES),
-            },
-            "screen_view": {"page_type": "product", "category": self.rng.choice(CATEGORIES)},
+            "page_view": self._view(self.rng.choice(["product", "home", "account", "help"])),
+            "screen_view": self._view("product"),
             "search": {"query": "x", "results_count": self.rng.choice([0, 3, 12])},
             "cart_add": {
                 "product_id": f"p{self.rng.randrange(50)}",
@@ -108,6 +110,14 @@ class _Events:
             "return": {"product_id": "p1"},
         }.get(type_, {})
         return self.make(type_, channel, at, **attributes)
+
+    def _view(self, page_type: str) -> dict[str, Any]:
+        """A page or screen; product pages name the product, as shop front ends do."""
+        category = self.rng.choice(CATEGORIES)
+        view = {"page_type": page_type, "category": category}
+        if page_type == "product":
+            view["product_id"] = f"{category}-{self.rng.randrange(8)}"
+        return view
 
 
 def realistic_case(
@@ -122,8 +132,8 @@ def realistic_case(
             "profile_updated",
             "web",
             at,
-            segment=rng.choice(["residential", "family"]),
-            life_stage=rng.choice(["young", "family", "established"]),
+            segment=rng.choice(["residential", "family", "residential", "personal_banking"]),
+            life_stage=rng.choice(LIFE_STAGES),
             timezone=rng.choice(["Europe/London", "Europe/Paris", "America/New_York"]),
             **({"value_tier": tier} if (tier := rng.choice(TIERS)) else {}),
         ),
@@ -175,8 +185,11 @@ def realistic_case(
     return Case(trigger, context, history)
 
 
-def generated_catalogue(size: int, version: str, seed: int = 7) -> Catalogue:
-    """``size`` actions spread over kinds, channels and triggers, with typical conditions."""
+def generated_catalogue(
+    size: int, version: str, seed: int = 7, templated: bool = False
+) -> Catalogue:
+    """``size`` actions spread over kinds, channels and triggers, with typical conditions;
+    ``templated``: every action a template over one of the four slots."""
     rng = random.Random(seed)
     conditions: list[Callable[[], dict[str, Any]]] = [
         lambda: {"attribute": "profile.value_tier", "in": rng.sample(TIERS[1:], 2)},
@@ -213,7 +226,32 @@ def generated_catalogue(size: int, version: str, seed: int = 7) -> Catalogue:
                 "suitability": [{"when": rng.choice(conditions)(), "weight": 1.2}],
             }
         )
-    return parse_catalogue({"actions": actions}, version)
+        if templated:
+            actions[-1]["template"] = _template(rng)
+    if not templated:
+        return parse_catalogue({"actions": actions}, version)
+    categories = {
+        category: {"label": category, "accessories": rng.sample(CATEGORIES, 2)}
+        for category in CATEGORIES
+    }
+    return parse_catalogue({"categories": categories, "actions": actions}, version)
+
+
+def _template(rng: random.Random) -> dict[str, Any]:
+    slot = rng.choice(SLOTS)
+    if slot == "life_stage":
+        propositions = {
+            stage: {
+                "category": rng.choice(CATEGORIES),
+                "product_id": f"prop-{stage}-{rng.randrange(9)}",
+                "reason": f"for {stage}",
+            }
+            for stage in rng.sample(LIFE_STAGES, 3)
+        }
+        return {"slot": slot, "propositions": propositions}
+    if slot == "interest_category":
+        return {"slot": slot, "min_affinity": rng.choice([1.0, 1.5, 2.0])}
+    return {"slot": slot}
 
 
 def facts_only(case: Case, catalogue: Catalogue, policies: Policies) -> object:
@@ -291,7 +329,7 @@ def _throughput(
     return round(decisions / wall), round(decisions / cpu)
 
 
-def run(customers: int, decisions: int, seed: int) -> dict[str, Any]:
+def run(customers: int, decisions: int, seed: int, with_templates: bool = True) -> dict[str, Any]:
     config: DecisionConfig = load_config(
         CONFIG_DIR / "catalogue.yaml", CONFIG_DIR / "policies.yaml"
     )
@@ -301,6 +339,10 @@ def run(customers: int, decisions: int, seed: int) -> dict[str, Any]:
     print(f"building {customers} realistic contexts ...")
     starter_cases = [realistic_case(rng, n, starter, policies) for n in range(customers)]
     large_cases = [realistic_case(rng, n, large, policies) for n in range(customers)]
+    templated = None
+    if with_templates:
+        templated = generated_catalogue(500, config.policy_version, templated=True)
+        templated_cases = [realistic_case(rng, n, templated, policies) for n in range(customers)]
     with_action = sum(
         bool(decide(c.event, c.context, c.history, starter, policies, NOW).actions)
         for c in starter_cases
@@ -321,6 +363,17 @@ def run(customers: int, decisions: int, seed: int) -> dict[str, Any]:
         measure("baseline: facts only (500)", facts_only, large_cases, large, policies, decisions),
         measure("decide, 500 actions", full_decision, large_cases, large, policies, decisions),
     ]
+    if templated is not None:
+        results.append(
+            measure(
+                "decide, 500 templated actions",
+                full_decision,
+                templated_cases,
+                templated,
+                policies,
+                decisions,
+            )
+        )
     starter_result, large_result = results[1], results[3]
     ratios = {
         "starter_vs_baseline_p50": round(starter_result["p50_us"] / results[0]["p50_us"], 1),
@@ -356,8 +409,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--decisions", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument(
+        "--no-templates",
+        action="store_true",
+        help="leave out the templated catalogue (to measure code that predates templates)",
+    )
     args = parser.parse_args(argv)
-    figures = run(args.customers, args.decisions, args.seed)
+    figures = run(args.customers, args.decisions, args.seed, not args.no_templates)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -24,6 +24,11 @@ from libs.context.bounded import (
     merge_resolutions,
     merge_signals,
 )
+from libs.context.interests import (
+    merge_cart_lines,
+    merge_category_interests,
+    merge_products,
+)
 from libs.context.model import (
     ANONYMOUS_TTL,
     MAX_MERGED_SOURCES,
@@ -50,6 +55,7 @@ def merge_contexts(target: CustomerContext, source: CustomerContext) -> Customer
         return target
     newest = target if target.last_seen >= source.last_seen else source
     resolved = merge_resolutions(target.resolved_complaints, source.resolved_complaints)
+    cart = merge_carts(target.cart, source.cart)
     return evolve(
         target,
         provisional=target.provisional and source.provisional,
@@ -72,7 +78,12 @@ def merge_contexts(target: CustomerContext, source: CustomerContext) -> Customer
         signals=merge_signals(target.signals, source.signals),
         outcomes=merge_outcomes(target.outcomes, source.outcomes),
         profile=_fill_profile(target.profile, source.profile),
-        cart=merge_carts(target.cart, source.cart),
+        cart=cart,
+        cart_lines=merge_cart_lines(cart, target.cart_lines, source.cart_lines),
+        interests=merge_category_interests(target.interests, source.interests),
+        products_of_interest=merge_products(
+            source.products_of_interest, target.products_of_interest
+        ),
         processed_event_ids=merge_recent_ids(
             source.processed_event_ids, target.processed_event_ids, MAX_PROCESSED_EVENT_IDS
         ),

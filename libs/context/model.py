@@ -28,8 +28,12 @@ __all__ = [
     "CONSENT_PURPOSES",
     "CONTACT_CHANNELS",
     "HELP_LOOP_VIEWS",
+    "INTEREST_FLOOR",
+    "INTEREST_HALF_LIFE",
     "MAX_ATTRIBUTE_CHARS",
     "MAX_CART_ITEMS",
+    "MAX_INTEREST_CATEGORIES",
+    "MAX_INTEREST_PRODUCTS",
     "MAX_IVR_MENUS_PER_CALL",
     "MAX_MERGED_SOURCES",
     "MAX_OPEN_COMPLAINTS",
@@ -43,10 +47,13 @@ __all__ = [
     "SESSION_IDLE_TIMEOUT",
     "SIGNAL_WINDOWS",
     "ActionOutcome",
+    "CartLine",
+    "CategoryInterest",
     "Complaint",
     "ConsentState",
     "CustomerContext",
     "Interaction",
+    "ProductInterest",
     "Profile",
     "Purchase",
     "PurposeConsent",
@@ -103,6 +110,16 @@ replays at most the events since the last offset commit (seconds), far fewer
 than 64 for one person."""
 MAX_MERGED_SOURCES: Final = 16
 """Provisional histories already merged in, so a redelivered merge is a no-op."""
+MAX_INTEREST_CATEGORIES: Final = 8
+"""Categories with an affinity; beyond it the weakest (decayed to the newest touch) goes."""
+MAX_INTEREST_PRODUCTS: Final = 5
+"""Products of interest (viewed, carted, asked about), the most recently touched kept."""
+INTEREST_HALF_LIFE: Final = timedelta(days=7)
+"""An affinity halves every week without a new signal: what someone looks at this
+week counts more than what they looked at last month."""
+INTEREST_FLOOR: Final = 0.05
+"""A category whose decayed affinity falls below this is forgotten (about a month
+after a single view)."""
 ANONYMOUS_TTL: Final = timedelta(days=30)
 """A provisional context with no event for this long is expired (``is_expired``)."""
 
@@ -222,6 +239,38 @@ class ActionOutcome:
 
 
 @dataclass(frozen=True)
+class CategoryInterest:
+    """Affinity for one category: a sum of signal weights, each halving every week.
+
+    ``score`` is the value as of ``at`` (the latest signal); read it at another
+    instant with ``libs.context.interests.affinity_at``.
+    """
+
+    score: float
+    at: datetime
+    views: int = 0
+    """Signals counted since the affinity was last forgotten (for reasons: "looked 4 times")."""
+
+
+@dataclass(frozen=True)
+class ProductInterest:
+    """A product the customer looked at, carted or asked about, and when last."""
+
+    product_id: str
+    category: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """What ``cart_add`` said about a product now in the cart."""
+
+    category: str | None
+    added_at: datetime
+    price: float | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     segment: str | None = None
     life_stage: str | None = None
@@ -256,6 +305,13 @@ class CustomerContext:
     processed_event_ids: tuple[str, ...] = ()
     """Fingerprints (``event_fingerprint``) of the last events applied, oldest first."""
     merged_sources: tuple[str, ...] = ()
+    # Interest (added later: a record stored before reads with these empty).
+    interests: Mapping[str, CategoryInterest] = field(default_factory=dict)
+    """Category -> decaying affinity, at most ``MAX_INTEREST_CATEGORIES``."""
+    products_of_interest: tuple[ProductInterest, ...] = ()
+    """Most recently touched last, at most ``MAX_INTEREST_PRODUCTS``, one per product."""
+    cart_lines: Mapping[str, CartLine] = field(default_factory=dict)
+    """Product id -> its line, for products in ``cart`` whose ``cart_add`` was seen."""
 
     # --- queries ---------------------------------------------------------------------
 

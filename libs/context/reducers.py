@@ -36,6 +36,13 @@ from libs.context.bounded import (
     remember_resolution,
     remove_from_cart,
 )
+from libs.context.interests import (
+    SIGNAL_WEIGHTS,
+    cart_lines_for,
+    forget_products,
+    note_category,
+    note_product,
+)
 from libs.context.model import (
     CONSENT_PURPOSES,
     CONTACT_CHANNELS,
@@ -46,6 +53,7 @@ from libs.context.model import (
     MAX_PURCHASES,
     MAX_RECENT_PER_CHANNEL,
     SESSION_IDLE_TIMEOUT,
+    CartLine,
     Complaint,
     ConsentState,
     CustomerContext,
@@ -267,10 +275,16 @@ def _purchase(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> Cu
     ]
     if not bought:
         return ctx
+    bought_ids = [purchase.product_id for purchase in bought]
+    cart = remove_from_cart(ctx.cart, bought_ids)
+    # Bought is no longer "of interest": the category's affinity stays (the rest
+    # rule keeps offers of it away), the products leave the list and the cart.
     return evolve(
         ctx,
         purchases=add_purchases(ctx.purchases, bought, MAX_PURCHASES),
-        cart=remove_from_cart(ctx.cart, (purchase.product_id for purchase in bought)),
+        cart=cart,
+        cart_lines=cart_lines_for(cart, ctx.cart_lines),
+        products_of_interest=forget_products(ctx.products_of_interest, bought_ids),
     )
 
 
@@ -323,7 +337,7 @@ def _action_outcome(kind: str) -> Reducer:
 
 def _view(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> CustomerContext:
     if event.attributes.get("page_type") != "help":
-        return ctx
+        return _interest(ctx, event, at)
     channel = event.channel.value
     session = ctx.sessions.get(channel)
     if session is None or not session.covers(at):
@@ -336,6 +350,7 @@ def _view(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> Custom
 
 
 def _search(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> CustomerContext:
+    ctx = _interest(ctx, event, at)
     results = event.attributes.get("results_count")
     if type(results) is not int or results != 0:  # bool is not a count
         return ctx
@@ -344,14 +359,72 @@ def _search(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> Cust
 
 def _cart_add(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> CustomerContext:
     product_id = _text(event.attributes, "product_id")
-    return ctx if product_id is None else evolve(ctx, cart=add_to_cart(ctx.cart, product_id))
+    if product_id is None:
+        return ctx
+    ctx = _interest(ctx, event, at)
+    if product_id in ctx.cart:
+        return ctx
+    cart = add_to_cart(ctx.cart, product_id)
+    price = _storable(event.attributes.get("price"))
+    line = CartLine(
+        _text(event.attributes, "category"),
+        at,
+        float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None,
+    )
+    return evolve(
+        ctx, cart=cart, cart_lines=cart_lines_for(cart, {**ctx.cart_lines, product_id: line})
+    )
 
 
 def _cart_remove(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> CustomerContext:
     product_id = _text(event.attributes, "product_id")
     if product_id is None or product_id not in ctx.cart:
         return ctx
-    return evolve(ctx, cart=remove_from_cart(ctx.cart, (product_id,)))
+    line = ctx.cart_lines.get(product_id)
+    category = _text(event.attributes, "category") or (line.category if line else None)
+    if category is not None:
+        ctx = evolve(
+            ctx, interests=note_category(ctx.interests, category, SIGNAL_WEIGHTS["cart_remove"], at)
+        )
+    cart = remove_from_cart(ctx.cart, (product_id,))
+    return evolve(ctx, cart=cart, cart_lines=cart_lines_for(cart, ctx.cart_lines))
+
+
+def _return(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> CustomerContext:
+    """A return counts against the product's category (known from the purchase)."""
+    product_id = _text(event.attributes, "product_id")
+    if product_id is None:
+        return ctx
+    category = next(
+        (p.category for p in reversed(ctx.purchases) if p.product_id == product_id), None
+    )
+    products = forget_products(ctx.products_of_interest, (product_id,))
+    interests = (
+        ctx.interests
+        if category is None
+        else note_category(ctx.interests, category, SIGNAL_WEIGHTS["return"], at)
+    )
+    return evolve(ctx, interests=interests, products_of_interest=products)
+
+
+def _interest(ctx: CustomerContext, event: InteractionEvent, at: datetime) -> CustomerContext:
+    """A positive interest signal: the category's affinity and the product, when named.
+
+    Only what the channel names (``category``, ``product_id``): a search query is
+    free text and never read.
+    """
+    attributes = event.attributes
+    category = _text(attributes, "category")
+    product_id = _text(attributes, "product_id")
+    if category is None and product_id is None:
+        return ctx
+    interests = ctx.interests
+    if category is not None:
+        interests = note_category(interests, category, SIGNAL_WEIGHTS[event.type], at)
+    products = ctx.products_of_interest
+    if product_id is not None:
+        products = note_product(products, product_id, category, at)
+    return evolve(ctx, interests=interests, products_of_interest=products)
 
 
 def _signal(signal: str) -> Reducer:
@@ -381,8 +454,8 @@ def _text(attributes: Mapping[str, Any], name: str) -> str | None:
 
 
 # Types not listed (identify, checkout_started, app_open, push_*, call_started,
-# call_queued, call_connected, call_ended, store_visit, associate_assist,
-# return, x-<name>) change only what every event records.
+# call_queued, call_connected, call_ended, store_visit, x-<name>) change only
+# what every event records.
 REDUCERS: Final[Mapping[str, Reducer]] = {
     "consent_updated": _consent_updated,
     "profile_updated": _profile_updated,
@@ -400,4 +473,6 @@ REDUCERS: Final[Mapping[str, Reducer]] = {
     "checkout_failed": _signal("failed_checkout"),
     "call_abandoned": _signal("abandoned_call"),
     "ivr_step": _ivr_step,
+    "associate_assist": _interest,
+    "return": _return,
 }

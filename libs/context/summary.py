@@ -11,6 +11,7 @@ import heapq
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from libs.context.interests import top_interests
 from libs.context.model import (
     CONSENT_PURPOSES,
     CONTACT_CHANNELS,
@@ -20,6 +21,7 @@ from libs.context.model import (
 
 SUMMARY_INTERACTIONS: Final = 10
 SUMMARY_PURCHASES: Final = 5
+SUMMARY_INTERESTS: Final = 5
 FRUSTRATION_LOOKBACK: Final = timedelta(hours=24)
 
 
@@ -65,6 +67,20 @@ def summarize(ctx: CustomerContext, now: datetime) -> dict[str, Any]:
             for channel, s in ctx.sessions.items()
         },
         "cart": list(ctx.cart),
+        "cart_items": cart_items(ctx),
+        "interests": [
+            {
+                "category": item.category,
+                "affinity": round(item.score, 2),
+                "signals": item.views,
+                "last_at": item.last_at,
+            }
+            for item in top_interests(ctx, now, SUMMARY_INTERESTS)
+        ],
+        "products_of_interest": [
+            {"product_id": p.product_id, "category": p.category, "at": p.at}
+            for p in reversed(ctx.products_of_interest)
+        ],
         "recent_purchases": [
             {"order_id": p.order_id, "product_id": p.product_id, "category": p.category, "at": p.at}
             for p in ctx.purchases[-SUMMARY_PURCHASES:][::-1]
@@ -79,6 +95,22 @@ def summarize(ctx: CustomerContext, now: datetime) -> dict[str, Any]:
             for channel, item in latest
         ],
     }
+
+
+def cart_items(ctx: CustomerContext) -> list[dict[str, Any]]:
+    """The cart as it stands, in the order added, with what ``cart_add`` said of each line."""
+    items = []
+    for product_id in ctx.cart:
+        line = ctx.cart_lines.get(product_id)
+        item: dict[str, Any] = {"product_id": product_id}
+        if line is not None:
+            item.update(
+                _without_none(
+                    {"category": line.category, "price": line.price, "added_at": line.added_at}
+                )
+            )
+        items.append(item)
+    return items
 
 
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:

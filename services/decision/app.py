@@ -170,6 +170,8 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
                 if answer.action is None
                 else orjson.loads(to_json_bytes(answer.action)),
                 "explanation": answer.explanation.to_dict(),
+                # For the person who asked: the agent at call start, the associate.
+                "briefing": answer.briefing,
             }
             return self.bytes(orjson.dumps(body), content_type="application/json")
 

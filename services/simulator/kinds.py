@@ -294,13 +294,31 @@ def abandoned_call(w: JourneyWriter, c: Customer) -> None:
     w.emit("mobile", "app_open", f.app(c), session=w.session("mobile"))
 
 
+def offer_burst(w: JourneyWriter, c: Customer) -> None:
+    """A consenting customer shops hard on web and app in a few minutes: offer-worthy
+    behaviour enough to reach the offer caps (two per channel, three a day in the
+    shipped policies), then a ``frequency_cap`` suppression with ``until``, then nothing."""
+    web_session = w.session("web")
+    f.consent(w, "web", f.web(c), None, granted=True, session=web_session)
+    products = w.rng.sample(cat.PRODUCTS[:8], 3)  # devices, not accessories
+    for product in products[:2]:
+        f.cart_add(w, "web", f.web(c), web_session, product)
+    for _ in range(3):
+        w.emit("web", "page_view", f.web(c), {"page_type": "home"}, session=web_session)
+    app_session = w.session("mobile")
+    w.emit("mobile", "app_open", f.app(c), session=app_session)
+    f.cart_add(w, "mobile", f.app(c), app_session, products[2])
+    for _ in range(3):
+        w.emit("mobile", "screen_view", f.app(c), {"page_type": "home"}, session=app_session)
+
+
 @dataclass(frozen=True, slots=True)
 class JourneyKind:
     weight: int
     build: Builder
 
 
-# How often each kind is chosen, out of the sum of weights (100).
+# How often each kind is chosen, out of the sum of weights (104).
 KINDS: Final[Mapping[str, JourneyKind]] = MappingProxyType(
     {
         "browse_then_login": JourneyKind(15, browse_then_login),
@@ -316,5 +334,6 @@ KINDS: Final[Mapping[str, JourneyKind]] = MappingProxyType(
         "empty_searches": JourneyKind(6, empty_searches),
         "help_loop": JourneyKind(5, help_loop),
         "abandoned_call": JourneyKind(5, abandoned_call),
+        "offer_burst": JourneyKind(4, offer_burst),
     }
 )

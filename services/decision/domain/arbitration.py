@@ -33,11 +33,14 @@ from services.decision.domain.rules import (
     purchase,
     suppressed,
 )
+from services.decision.domain.templates import Binding, SlotValue, concrete_id, describe
 
 # ``CandidateOutcome(...)`` runs a Python-level ``__new__``; building the tuple
 # directly is the same object at a fraction of the cost, once per candidate.
 _outcome = tuple.__new__
 _pick = tuple.__new__  # the same for the one ``Pick`` per decision
+_binding = tuple.__new__  # and for a template's winning ``Binding``
+_MAX_ID = 128  # the contract's identifier length
 
 
 class Pick(NamedTuple):
@@ -49,6 +52,10 @@ class Pick(NamedTuple):
     suitability: tuple[str, ...]
     eligible: int
     outcomes: tuple[CandidateOutcome, ...]
+    binding: Binding | None = None
+    """The winner's concrete product or category, when it is a template."""
+    binding_reason: str | None = None
+    """Which interest or profile fact chose the binding, in words."""
 
 
 class _Gates(dict[str, Exclusion | None]):
@@ -111,11 +118,19 @@ class _Gates(dict[str, Exclusion | None]):
         self[kind] = excluded
         return excluded
 
-    def action(self, action: ActionDef, action_id: str, kind: str) -> Exclusion | None:
+    def action(
+        self,
+        action: ActionDef,
+        action_id: str,
+        kind: str,
+        category: str,
+        products: tuple[str, ...],
+    ) -> Exclusion | None:
         """Per-action rules; each is skipped outright when there is nothing to check.
 
-        ``action_id`` and ``kind``: the action's own, from ``ActionDef.candidate``
-        (read once by the caller rather than again from the model).
+        ``action_id``, ``kind``, ``category`` and ``products``: the action's own (from
+        ``ActionDef.candidate``, read once by the caller), or for a template the
+        concrete binding's, so every rule applies to what would actually be offered.
         """
         facts = self.facts
         context = facts.context
@@ -125,7 +140,7 @@ class _Gates(dict[str, Exclusion | None]):
                 recent = self._purchases = purchase.recent_purchases(
                     context, self.policies.recent_purchase, facts.now
                 )
-            excluded = purchase.purchase_exclusion(action.category, action.products, recent)
+            excluded = purchase.purchase_exclusion(category, products, recent)
             if excluded is not None:
                 return excluded
         if action_id in self._outcomes:
@@ -142,7 +157,7 @@ class _Gates(dict[str, Exclusion | None]):
             ]
         if in_force:
             excluded = suppressed.suppression_exclusion(
-                action_id, kind, action.category, facts.channel, in_force
+                action_id, kind, category, facts.channel, in_force
             )
             if excluded is not None:
                 return excluded
@@ -197,15 +212,24 @@ def arbitrate(
     # is one tuple (``ActionDef.candidate``), conditions are compiled closures over
     # memoised facts, and the suitability reasons are rendered for the winner only,
     # after the loop.
+    best_binding: Binding | None = None
+    slot_values: tuple[SlotValue, ...] = ()
+    categories = catalogue.categories
     for action in candidates:
-        action_id, kind, check, not_eligible, weights, base, lever = action.candidate
+        action_id, kind, check, not_eligible, weights, base, lever, template = action.candidate
         excluded = gates[kind]
         if excluded is None:
             if check is not None and not check(facts):
                 append(not_eligible)  # type: ignore[arg-type]  # set whenever check is
                 continue
-            if not idle:
-                excluded = gates.action(action, action_id, kind)
+            if template is not None:
+                # What the template's slot holds, strongest first (bound below).
+                slot_values = facts.slot_values(template, categories)
+                if not slot_values:
+                    append(action.template_empty)  # type: ignore[arg-type]  # set for templates
+                    continue
+            elif not idle:
+                excluded = gates.action(action, action_id, kind, action.category, action.products)
         if excluded is not None:
             append(_outcome(CandidateOutcome, (action_id, None, excluded)))
             continue
@@ -215,17 +239,68 @@ def arbitrate(
                 weight *= factor
         score = base * weight * lever
         if score <= min_score:
-            low = Exclusion(explain.LOW_SCORE, f"score {score:.4g} is not above {min_score:g}")
-            append(CandidateOutcome(action_id, score=score, excluded=low))
+            append(_low_score(action_id, score, min_score))
             continue
-        eligible += 1
-        append(_outcome(CandidateOutcome, (action_id, score, None)))
-        if best is None or score > best_score:
-            best, best_score, best_weight, best_weights = action, score, weight, weights
+        if template is None:
+            eligible += 1
+            append(_outcome(CandidateOutcome, (action_id, score, None)))
+            if best is None or score > best_score:
+                best, best_score, best_weight, best_weights = action, score, weight, weights
+                best_binding = None
+            continue
+        # A template binds to its slot's values strongest first, and every binding
+        # scores the same: the first one the per-action rules leave (not bought, not
+        # resting, not dismissed, not cooling down) is the template's candidate, and
+        # the weaker ones after it need no look.
+        for value, category, product, evidence in slot_values:
+            concrete = f"{action_id}:{value}"
+            if len(concrete) > _MAX_ID:  # ``concrete_id``, spelt out for the usual case
+                concrete = concrete_id(action_id, value)
+            if category is None:  # a cart line that named no category
+                category = action.category
+            if not idle:
+                excluded = gates.action(
+                    action,
+                    concrete,
+                    kind,
+                    category,
+                    action.products if product is None else (*action.products, product),
+                )
+                if excluded is not None:
+                    append(_outcome(CandidateOutcome, (concrete, None, excluded)))
+                    continue
+            eligible += 1
+            append(_outcome(CandidateOutcome, (concrete, score, None)))
+            if best is None or score > best_score:
+                best, best_score, best_weight, best_weights = action, score, weight, weights
+                best_binding = _binding(Binding, (concrete, category, product, value, evidence))
+            break
     # Most winners have no suitability rules: no reasons to render then.
     if best is not None and best_weights:
         best_reasons = context_weight(best, facts)[1]
-    return _pick(Pick, (best, best_score, best_weight, best_reasons, eligible, tuple(outcomes)))
+    binding_reason = None
+    if best_binding is not None:
+        assert best is not None
+        assert best.template is not None
+        binding_reason = describe(best.template, best_binding, facts, catalogue.categories, zone)
+    return _pick(
+        Pick,
+        (
+            best,
+            best_score,
+            best_weight,
+            best_reasons,
+            eligible,
+            tuple(outcomes),
+            best_binding,
+            binding_reason,
+        ),
+    )
+
+
+def _low_score(action_id: str, score: float, min_score: float) -> CandidateOutcome:
+    low = Exclusion(explain.LOW_SCORE, f"score {score:.4g} is not above {min_score:g}")
+    return CandidateOutcome(action_id, score=score, excluded=low)
 
 
 def context_weight(action: ActionDef, facts: DecisionFacts) -> tuple[float, tuple[str, ...]]:

@@ -34,6 +34,7 @@ from services.decision.domain.explain import (
     Exclusion,
 )
 from services.decision.domain.policies import Policies
+from services.decision.domain.templates import SLOT_NEEDS, CategoryInfo, Template
 
 _ACTION_ID = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
@@ -53,10 +54,10 @@ class ConfigError(ValueError):
 
 Candidate: TypeAlias = (
     "tuple[str, str, Check | None, CandidateOutcome | None,"
-    " tuple[tuple[Check, float, str], ...], float, float]"
+    " tuple[tuple[Check, float, str], ...], float, float, Template | None]"
 )
 """``ActionDef.candidate``: id, kind, eligibility check, its "not eligible" outcome,
-suitability weights, propensity x value and lever."""
+suitability weights, propensity x value, lever and template (None: a plain action)."""
 
 
 class Weight(BaseModel):
@@ -95,6 +96,12 @@ class ActionDef(BaseModel):
     triggers: tuple[str, ...] = ()
     eligibility: Condition | None = None
     suitability: tuple[Weight, ...] = ()
+    # A template over a slot of the context (``templates.py``): the decided action
+    # names the concrete product or category. None: the action as written.
+    template: Template | None = None
+    # Carry the customer briefing (cart, interests, complaints, consent, last
+    # contact) in ``payload.briefing``: for associates and agents (``briefing.py``).
+    briefing: bool = False
 
     # --- constants of the hot path, derived once per action (cached in the instance
     # dict, which pydantic ignores: not fields, not serialised, not compared). The
@@ -143,7 +150,16 @@ class ActionDef(BaseModel):
             self.weights,
             self.propensity * self.value,
             self.lever,
+            self.template,
         )
+
+    @cached_property
+    def template_empty(self) -> CandidateOutcome | None:
+        """The outcome when the template finds nothing to bind to (built once)."""
+        if self.template is None:
+            return None
+        needs = Exclusion(NOT_ELIGIBLE, f"needs {SLOT_NEEDS[self.template.slot]}")
+        return CandidateOutcome(self.id, None, needs)
 
     # The output event's constant parts, validated once: pydantic passes a model
     # instance through as is, and building these from dicts was a third of the
@@ -153,6 +169,15 @@ class ActionDef(BaseModel):
     def spec(self) -> ActionSpec:
         """``ActionEvent.action`` when the payload gets no per-decision context."""
         return ActionSpec(id=self.id, kind=self.kind, category=self.category, payload=self.payload)
+
+    @cached_property
+    def bound_specs(self) -> dict[tuple[Any, ...], ActionSpec]:
+        """A template's validated ``ActionEvent.action`` per binding (``templates.subject_key``).
+
+        The same customer's cart product or category of interest is decided on again
+        and again; its action part is validated once. Bounded by the caller.
+        """
+        return {}
 
     @cached_property
     def score_terms(self) -> tuple[str, str]:
@@ -210,6 +235,8 @@ class ActionDef(BaseModel):
 
 class CatalogueFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    # Category name -> label for reasons and accessory categories (templates).
+    categories: dict[str, CategoryInfo] = Field(default_factory=dict)
     actions: tuple[ActionDef, ...] = Field(min_length=1)
 
 
@@ -224,6 +251,7 @@ class Catalogue:
     _by_channel: Mapping[str, tuple[ActionDef, ...]] = field(repr=False)
     # The longest per-action cooldown: the contact history must remember that far back.
     longest_cooldown: timedelta = timedelta(0)
+    categories: Mapping[str, CategoryInfo] = field(default_factory=dict, repr=False)
 
     def for_event(self, event_type: str, channel: str) -> tuple[ActionDef, ...]:
         """Actions that answer this event type on this channel, sorted by id."""
@@ -235,13 +263,30 @@ class Catalogue:
 
 
 def build_catalogue(
-    actions: Iterable[ActionDef], policy_version: str, file: str = "catalogue"
+    actions: Iterable[ActionDef],
+    policy_version: str,
+    file: str = "catalogue",
+    categories: Mapping[str, CategoryInfo] | None = None,
 ) -> Catalogue:
-    """Index validated actions; rejects duplicate ids with the path of the repeat."""
+    """Index validated actions; rejects duplicate ids with the path of the repeat, and
+    templates that could never bind (an accessory template without accessories)."""
     ordered = tuple(actions)
+    categories = dict(categories or {})
     seen: dict[str, int] = {}
     problems: list[tuple[str, str]] = []
+    has_accessories = any(info.accessories for info in categories.values())
     for index, action in enumerate(ordered):
+        if (
+            action.template is not None
+            and action.template.slot == "purchase_accessory"
+            and not has_accessories
+        ):
+            problems.append(
+                (
+                    f"actions[{index}].template.slot",
+                    "purchase_accessory needs categories.<bought>.accessories in the catalogue",
+                )
+            )
         if action.id in seen:
             problems.append(
                 (
@@ -272,6 +317,7 @@ def build_catalogue(
             (action.cooldown for action in ordered if action.cooldown is not None),
             default=timedelta(0),
         ),
+        categories=categories,
     )
 
 
@@ -301,7 +347,7 @@ def parse_catalogue(data: Any, policy_version: str, file: str = "catalogue") -> 
         parsed = CatalogueFile.model_validate(data)
     except ValidationError as error:
         raise ConfigError(file, _problems(error)) from None
-    return build_catalogue(parsed.actions, policy_version, file)
+    return build_catalogue(parsed.actions, policy_version, file, parsed.categories)
 
 
 def parse_policies(data: Any, policy_version: str, file: str = "policies") -> Policies:

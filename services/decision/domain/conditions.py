@@ -44,7 +44,7 @@ Scalar: TypeAlias = str | int | float | bool
 ATTRIBUTE_KEYS: dict[str, tuple[str, ...] | None] = {
     "profile": tuple(item.name for item in fields(Profile)),
     "event": None,
-    "customer": ("provisional", "last_channel", "open_complaints", "purchases"),
+    "customer": ("provisional", "last_channel", "open_complaints", "purchases", "interests"),
     "cart": ("items",),
 }
 _PATH = re.compile(r"^([a-z]+)\.([A-Za-z0-9_-]+)$")

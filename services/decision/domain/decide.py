@@ -23,9 +23,10 @@ from libs.contract.action import ActionEvent, ActionSpec, Reason
 from libs.contract.common import Channel, Trigger
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
-from services.decision.domain import explain
+from services.decision.domain import explain, templates
 from services.decision.domain.arbitration import Pick, arbitrate
-from services.decision.domain.catalogue import Catalogue, effective_ttl
+from services.decision.domain.briefing import build_briefing
+from services.decision.domain.catalogue import ActionDef, Catalogue, effective_ttl
 from services.decision.domain.clock import customer_zone
 from services.decision.domain.explain import Explanation
 from services.decision.domain.facts import DecisionFacts
@@ -78,6 +79,8 @@ def _result(
 class NextBestAction:
     action: ActionEvent | None
     explanation: Explanation
+    briefing: dict[str, Any] | None = None
+    """The customer briefing for the person asking (``briefing.py``)."""
 
 
 def decide(
@@ -156,10 +159,18 @@ def decide(
             _trigger_fields(event) if trigger is None else trigger,
             version,
             complaint_detail,
+            _briefing_for(pick, facts, history, catalogue, policies, zone),
         )
         actions.append(action)
         winner = pick.winner
-        sent = sent_action(decision_id, winner.id, winner.kind, winner.category, channel, now)
+        binding = pick.binding
+        sent = (
+            sent_action(decision_id, winner.id, winner.kind, winner.category, channel, now)
+            if binding is None
+            else sent_action(
+                decision_id, binding.action_id, winner.kind, binding.category, channel, now
+            )
+        )
         history = record_decision(history, event_id, sent, policies.history.max_event_ids)
         history, capped = caps.after_send(
             history, winner.kind, channel, policies.caps, action.trigger, now, zone
@@ -176,9 +187,10 @@ def decide(
         version,
         explain.OUTCOME_ACTION if actions else explain.OUTCOME_NO_ACTION,
         event_id,
-        None if pick.winner is None else pick.winner.id,
+        _chosen(pick),
         pick.outcomes,
         tuple(notes),
+        None if pick.binding is None else actions[0].action.payload["subject"],
     )
     return _result(actions, list(emitted), history, explanation)
 
@@ -216,19 +228,66 @@ def next_best_action(
         complaint_detail,
     )
     trigger = Trigger(event_id=request_id or decision_id, type=QUERY_TRIGGER_TYPE, channel=channel)
+    # The person who asks (an agent at call start, an associate) always gets the briefing.
+    briefing = build_briefing(
+        context, history, channel.value, now, policies, zone, catalogue.categories
+    )
     action = (
         None
         if pick.winner is None
-        else _action_event(pick, decision_id, facts, policies, trigger, version, complaint_detail)
+        else _action_event(
+            pick,
+            decision_id,
+            facts,
+            policies,
+            trigger,
+            version,
+            complaint_detail,
+            briefing if pick.winner.briefing else None,
+        )
     )
     explanation = Explanation(
         decision_id,
         version,
         explain.OUTCOME_ACTION if action is not None else explain.OUTCOME_NO_ACTION,
-        chosen=None if pick.winner is None else pick.winner.id,
+        chosen=_chosen(pick),
         candidates=pick.outcomes,
+        subject=None
+        if action is None or pick.binding is None
+        else action.action.payload["subject"],
     )
-    return NextBestAction(action, explanation)
+    return NextBestAction(action, explanation, briefing)
+
+
+def _briefing_for(
+    pick: Pick,
+    facts: DecisionFacts,
+    history: ContactHistory,
+    catalogue: Catalogue,
+    policies: Policies,
+    zone: tzinfo,
+) -> dict[str, Any] | None:
+    """Only for a winner that carries it (associate and agent cards)."""
+    winner = pick.winner
+    if winner is None or not winner.briefing:
+        return None
+    return build_briefing(
+        facts.context,
+        history,
+        facts.channel,
+        facts.now,
+        policies,
+        zone,
+        catalogue.categories,
+        facts.interests_now(),
+    )
+
+
+def _chosen(pick: Pick) -> str | None:
+    """The winner's id as sent: a template's concrete id."""
+    if pick.winner is None:
+        return None
+    return pick.winner.id if pick.binding is None else pick.binding.action_id
 
 
 # --- suppression rules ------------------------------------------------------------------
@@ -295,6 +354,7 @@ def _action_event(
     trigger: Trigger | dict[str, Any],
     version: str,
     complaint_detail: str | None,
+    briefing: dict[str, Any] | None = None,
 ) -> ActionEvent:
     action = pick.winner
     assert action is not None
@@ -336,15 +396,23 @@ def _action_event(
                     }
                 )
             situation["open_complaints"] = entries
-    spec: ActionSpec | dict[str, Any] = action.spec
-    if situation:
-        # The agent or associate picks up where the customer gave up.
-        spec = {
-            "id": action.id,
-            "kind": action.kind,
-            "category": action.category,
-            "payload": {**action.payload, "context": situation},
-        }
+    base = action.spec
+    binding = pick.binding
+    if binding is not None:
+        # A template: the concrete product or category, and which fact chose it.
+        assert action.template is not None
+        assert pick.binding_reason is not None
+        reasons.append(_binding_reason(_binding_reason_code(action), pick.binding_reason))
+        base = _bound_spec(action, binding, facts)
+    spec: ActionSpec | dict[str, Any] = base
+    if situation or briefing is not None:
+        # The agent or associate picks up where the customer gave up, and knows the story.
+        payload = dict(base.payload)
+        if situation:
+            payload["context"] = situation
+        if briefing is not None:
+            payload["briefing"] = briefing
+        spec = {"id": base.id, "kind": kind, "category": base.category, "payload": payload}
     if pick.suitability:
         texts = action.suitability_reasons
         for text in pick.suitability:  # a loop, not a generator object for ``extend``
@@ -400,6 +468,44 @@ def _score_reason(
             f" best of {eligible} eligible, {ruled_out} ruled out"
         ),
     )
+
+
+_BOUND_SPECS_PER_ACTION = 1024  # distinct bindings remembered per template
+
+
+def _bound_spec(action: ActionDef, binding: templates.Binding, facts: DecisionFacts) -> ActionSpec:
+    """The template's action part for this binding, validated once per distinct payload."""
+    template = action.template
+    assert template is not None
+    key = templates.subject_key(template, binding, facts)
+    known = action.bound_specs
+    spec = known.get(key)
+    if spec is None:
+        if len(known) >= _BOUND_SPECS_PER_ACTION:
+            known.clear()  # a catalogue running for months must not accumulate customers
+        payload = templates.bound_payload(template, action.id, action.payload, binding, facts)
+        spec = known[key] = ActionSpec.__pydantic_validator__.validate_python(
+            {
+                "id": binding.action_id,
+                "kind": action.kind,
+                "category": binding.category,
+                "payload": payload,
+            }
+        )
+    return spec
+
+
+@lru_cache(maxsize=4096)
+def _binding_reason(code: str, detail: str) -> Reason:
+    """Validated once per text: a customer's cart or interest is quoted on many decisions."""
+    return Reason(code=code, detail=detail)
+
+
+def _binding_reason_code(action: ActionDef) -> str:
+    assert action.template is not None
+    if action.template.slot == "life_stage":
+        return explain.REASON_PROFILE
+    return explain.REASON_INTEREST
 
 
 @cache

@@ -31,6 +31,8 @@ REASON_OPEN_COMPLAINT: Final = "open_complaint"
 REASON_SUITABILITY: Final = "suitability"
 REASON_CONSENT: Final = "consent"
 REASON_SCORE: Final = "score"
+REASON_INTEREST: Final = "interest"  # a template bound to the cart, an interest or a purchase
+REASON_PROFILE: Final = "profile"  # a template bound to a profile fact (life stage)
 
 # How a decision ended (``Explanation.outcome``).
 OUTCOME_ACTION: Final = "action"
@@ -62,9 +64,13 @@ class Explanation:
     chosen: str | None = None
     candidates: tuple[CandidateOutcome, ...] = ()
     notes: tuple[str, ...] = ()
+    subject: dict[str, Any] | None = None
+    """A template's winner: what it is about (``payload.subject``: template, slot,
+    category, product). None for a plain action or no action."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """``subject`` only when there is one: records of plain decisions keep their shape."""
+        record: dict[str, Any] = {
             "decision_id": self.decision_id,
             "policy_version": self.policy_version,
             "outcome": self.outcome,
@@ -82,6 +88,9 @@ class Explanation:
             ],
             "notes": list(self.notes),
         }
+        if self.subject is not None:
+            record["subject"] = self.subject
+        return record
 
 
 _SET_EXPLANATION = slot_setters(Explanation)
@@ -95,12 +104,20 @@ def explanation(
     chosen: str | None,
     candidates: tuple[CandidateOutcome, ...],
     notes: tuple[str, ...],
+    subject: dict[str, Any] | None = None,
 ) -> Explanation:
     """``Explanation(...)`` through the slots (see ``frozen.py``): one per decision."""
     built: Explanation = new(Explanation)
-    set_id, set_version, set_outcome, set_event, set_chosen, set_candidates, set_notes = (
-        _SET_EXPLANATION
-    )
+    (
+        set_id,
+        set_version,
+        set_outcome,
+        set_event,
+        set_chosen,
+        set_candidates,
+        set_notes,
+        set_subject,
+    ) = _SET_EXPLANATION
     set_id(built, decision_id)
     set_version(built, policy_version)
     set_outcome(built, outcome)
@@ -108,4 +125,5 @@ def explanation(
     set_chosen(built, chosen)
     set_candidates(built, candidates)
     set_notes(built, notes)
+    set_subject(built, subject)
     return built

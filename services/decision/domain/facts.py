@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from libs.context.model import CustomerContext
+from libs.context.interests import Interest, top_interests
+from libs.context.model import MAX_INTEREST_CATEGORIES, CartLine, CustomerContext, Purchase
 from services.decision.domain.conditions import MISSING
 from services.decision.domain.policies import FrustrationPolicy
 from services.decision.domain.rules.frustration import Finding, find_frustrations
+from services.decision.domain.templates import CategoryInfo, Template, slot_values
 
 _NONE: frozenset[str] = frozenset()
 
@@ -62,6 +64,9 @@ def _customer(context: CustomerContext, key: str) -> Any:
         return len(context.open_complaints)
     if key == "purchases":
         return len(context.purchases)
+    if key == "interests":
+        # Categories with an affinity stored; each fades below the floor within weeks.
+        return len(context.interests)
     return MISSING
 
 
@@ -135,3 +140,51 @@ class DecisionFacts:
             if at <= now and (categories is None or purchase.category in categories):
                 return True
         return False
+
+    # --- the slots templates bind to (``templates.py``): each worked out once -------
+
+    def cart_lines_newest_first(self) -> tuple[tuple[str, CartLine | None], ...]:
+        """Products in the cart, the last added first, with their line when known."""
+        key = "cart_lines"
+        lines: tuple[tuple[str, CartLine | None], ...] | None = self._answers.get(key)
+        if lines is None:
+            known = self.context.cart_lines
+            lines = self._answers[key] = tuple(
+                (product, known.get(product)) for product in reversed(self.context.cart)
+            )
+        return lines
+
+    def interests_now(self) -> tuple[Interest, ...]:
+        """Categories of interest by affinity now, strongest first."""
+        key = "interests"
+        interests: tuple[Interest, ...] | None = self._answers.get(key)
+        if interests is None:
+            interests = self._answers[key] = top_interests(
+                self.context, self.now, MAX_INTEREST_CATEGORIES
+            )
+        return interests
+
+    def slot_values(
+        self, template: Template, categories: Mapping[str, CategoryInfo]
+    ) -> tuple[Any, ...]:
+        """``templates.slot_values``, once per decision per template settings."""
+        key = template.settings_key
+        values: tuple[Any, ...] | None = self._answers.get(key)
+        if values is None:
+            values = self._answers[key] = slot_values(template, self, categories)
+        return values
+
+    def purchases_newest_first(self, within: timedelta) -> tuple[Purchase, ...]:
+        """Purchases in ``(now - within, now]``, the newest first."""
+        key = ("purchases", within)
+        bought: tuple[Purchase, ...] | None = self._answers.get(key)
+        if bought is None:
+            since, now = self.now - within, self.now
+            recent = []
+            for purchase in reversed(self.context.purchases):
+                if purchase.at < since:
+                    break
+                if purchase.at <= now:
+                    recent.append(purchase)
+            bought = self._answers[key] = tuple(recent)
+        return bought

@@ -12,6 +12,8 @@ from libs.context.model import (
     CONSENT_PURPOSES,
     CONTACT_CHANNELS,
     MAX_CART_ITEMS,
+    MAX_INTEREST_CATEGORIES,
+    MAX_INTEREST_PRODUCTS,
     MAX_IVR_MENUS_PER_CALL,
     MAX_MERGED_SOURCES,
     MAX_OPEN_COMPLAINTS,
@@ -63,6 +65,11 @@ def assert_within_bounds(ctx: CustomerContext, now: datetime | None = None) -> N
     for outcome in ctx.outcomes.values():
         assert len(outcome.recent_dismissals) <= MAX_RECENT_DISMISSALS
     assert len(ctx.cart) == len(set(ctx.cart)) <= MAX_CART_ITEMS
+    assert set(ctx.cart_lines) <= set(ctx.cart)
+    assert len(ctx.interests) <= MAX_INTEREST_CATEGORIES
+    assert all(interest.score > 0 for interest in ctx.interests.values())
+    interesting = [p.product_id for p in ctx.products_of_interest]
+    assert len(interesting) == len(set(interesting)) <= MAX_INTEREST_PRODUCTS
     assert len(ctx.processed_event_ids) <= MAX_PROCESSED_EVENT_IDS
     assert len(ctx.merged_sources) <= MAX_MERGED_SOURCES
     assert ctx.first_seen <= ctx.last_seen

@@ -75,15 +75,18 @@ def _record(catalogue: Catalogue, policies: Policies, seed: int) -> list[str]:
 def _current() -> dict[str, list[str]]:
     config = starter()
     large = generated_catalogue(120, config.policy_version)
+    templated = generated_catalogue(120, config.policy_version, templated=True)
     return {
         "starter": _record(config.catalogue, config.policies, seed=11),
         "generated": _record(large, config.policies, seed=12),
+        "templated": _record(templated, config.policies, seed=13),
     }
 
 
 def test_decisions_match_the_recorded_golden_outputs() -> None:
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     current = _current()
+    assert golden.keys() == current.keys()
     for name, digests in golden.items():
         assert len(current[name]) == len(digests)
         for index, (expected, got) in enumerate(zip(digests, current[name], strict=True)):

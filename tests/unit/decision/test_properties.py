@@ -2,8 +2,10 @@
 
 Whatever a customer does, in whatever order and with redeliveries: no offer
 without consent for its channel, none while a complaint is open, no cap ever
-exceeded, no action back within its rest after two dismissals, and no event id
-ever decided twice.
+exceeded, no action back within its rest after two dismissals, no offer of a
+product bought or in a category bought from within the category rest (templates
+included: the concrete product and category count), and no event id ever
+decided twice.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 from libs.context.model import Profile
 from libs.context.reducers import apply_event
 from libs.contract.interaction import InteractionEvent
-from services.decision.domain.catalogue import Catalogue
+from services.decision.domain.catalogue import Catalogue, parse_catalogue
 from services.decision.domain.decide import decide
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import Policies
@@ -72,6 +74,56 @@ def aggressive() -> tuple[Catalogue, Policies]:
     )
 
 
+TEMPLATE_IDS = ["offer.cart", "offer.interest", "offer.accessory", "offer.stage"]
+# Concrete ids a customer may dismiss: templates bound to products and categories.
+DISMISSABLE = [*OFFER_IDS, "offer.cart:p1", "offer.interest:phones", "offer.accessory:cases"]
+
+
+@cache
+def templated() -> tuple[Catalogue, Policies]:
+    """One template per slot, offers on every trigger with no cooldown, over the same
+    products and categories the steps buy, browse and put in the cart."""
+    everywhere = ["page_view", "app_open", "store_visit", "purchase", "cart_add", "search"]
+    templates: list[dict[str, Any]] = [
+        {"slot": "cart_product"},
+        {"slot": "interest_category", "min_affinity": 1},
+        {"slot": "purchase_accessory"},
+        {
+            "slot": "life_stage",
+            "propositions": {
+                # Filed under another category than the steps buy p<i> in: the
+                # product rule must hold on its own, not through the category rest.
+                stage: {"category": CATEGORIES[(i + 1) % 3], "product_id": f"p{i}", "reason": stage}
+                for i, stage in enumerate(["student", "young_adult", "family", "retired"])
+            },
+        },
+    ]
+    version = "templated"
+    catalogue = parse_catalogue(
+        {
+            "categories": {"phones": {"accessories": ["cases", "plans"]}},
+            "actions": [
+                *(
+                    action(
+                        offer_id,
+                        category="misc",
+                        value=10 + i,
+                        cooldown="1s",
+                        triggers=everywhere,
+                        template=template,
+                    )
+                    for i, (offer_id, template) in enumerate(
+                        zip(TEMPLATE_IDS, templates, strict=True)
+                    )
+                ),
+                action("service.help", kind="service", value=1, triggers=everywhere, cooldown="1s"),
+            ],
+        },
+        version,
+    )
+    return catalogue, Policies().model_copy(update={"policy_version": version})
+
+
 GAPS = st.sampled_from([1, 20, 300, 3600, 6 * 3600, 86_400, 10 * 86_400, 20 * 86_400])
 CHANNEL_OR_ALL = st.sampled_from([None, "web", "phone", "mobile", "store", "email"])
 
@@ -114,12 +166,39 @@ STEP = st.one_of(
     st.tuples(
         st.just("action_dismissed"),
         st.sampled_from(["web", "mobile"]),
-        st.builds(lambda a: {"decision_id": "d", "action_id": a}, st.sampled_from(OFFER_IDS)),
+        st.builds(lambda a: {"decision_id": "d", "action_id": a}, st.sampled_from(DISMISSABLE)),
     ),
     st.tuples(
         st.just("page_view"),
         st.sampled_from(["web", "mobile"]),
         st.fixed_dictionaries({"page_type": st.sampled_from(["home", "product", "account"])}),
+    ),
+    st.tuples(
+        st.just("page_view"),
+        st.just("web"),
+        st.builds(
+            lambda i: {
+                "page_type": "product",
+                "product_id": f"p{i}",
+                "category": CATEGORIES[i % 3],
+            },
+            st.integers(0, 3),
+        ),
+    ),
+    st.tuples(
+        st.sampled_from(["cart_add", "cart_remove"]),
+        st.sampled_from(["web", "mobile"]),
+        st.builds(
+            lambda i: {"product_id": f"p{i}", "category": CATEGORIES[i % 3]}, st.integers(0, 3)
+        ),
+    ),
+    st.tuples(
+        st.just("profile_updated"),
+        st.just("web"),
+        st.builds(
+            lambda stage: {"life_stage": stage},
+            st.sampled_from(["student", "young_adult", "family", "retired", "established"]),
+        ),
     ),
     st.tuples(st.just("app_open"), st.just("mobile"), st.just({})),
     st.tuples(st.just("call_started"), st.just("phone"), st.just({})),
@@ -154,6 +233,7 @@ def check(
     per_channel_day: dict[tuple[str, Any], int] = defaultdict(int)
     per_day: dict[Any, int] = defaultdict(int)
     dismissals: dict[str, list[datetime]] = defaultdict(list)
+    bought: list[tuple[str, str, datetime]] = []  # product, category, when
     now = T0
     for item in events:
         now = max(now, item.occurred_at)  # a redelivery comes later than the original
@@ -161,6 +241,11 @@ def check(
         repeat = item.event_id in decided
         if item.type == "action_dismissed" and not repeat:
             dismissals[item.attributes["action_id"]].append(item.occurred_at)
+        if item.type == "purchase" and not repeat:
+            bought.extend(
+                (line["product_id"], line["category"], item.occurred_at)
+                for line in item.attributes["items"]
+            )
         result = decide(item, ctx, history, catalogue, policies, now)
         history = result.history
         decided.add(item.event_id)
@@ -182,6 +267,15 @@ def check(
             per_day[day] += 1
             assert per_channel_day[(channel, day)] <= policies.caps.offers_per_channel_per_day
             assert per_day[day] <= policies.caps.offers_per_day
+            offered: set[str | None] = set(
+                catalogue.by_id[emitted.action.id.split(":")[0]].products
+            )
+            offered.add(emitted.action.payload.get("product_id"))
+            rest = policies.recent_purchase.category_rest
+            for product, category, at in bought:
+                assert product not in offered, f"offered {product}, already bought"
+                resting = at <= now < at + rest
+                assert not (resting and category == emitted.action.category), "category rests"
             times = sorted(dismissals[emitted.action.id])
             for earlier, later in itertools.pairwise(times):
                 if later - earlier <= policies.fatigue.within:
@@ -204,6 +298,12 @@ def test_invariants_with_an_aggressive_catalogue(sequence: tuple[bool, list[Any]
 def test_invariants_with_the_starter_catalogue(sequence: tuple[bool, list[Any]]) -> None:
     config = starter()
     check(sequence[0], build(sequence[1]), config.catalogue, config.policies)
+
+
+@SETTINGS
+@given(SEQUENCES)
+def test_invariants_with_a_templated_catalogue(sequence: tuple[bool, list[Any]]) -> None:
+    check(sequence[0], build(sequence[1]), *templated())
 
 
 @SETTINGS

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from libs.context.reducers import apply_event
 from libs.contract.identifiers import normalise_phone
-from services.simulator.builder import TimedEvent
+from libs.contract.interaction import InteractionEvent
+from services.decision.domain.decide import decide
+from services.decision.domain.history import ContactHistory
+from services.simulator.builder import TimedEvent, stamped
 from services.simulator.customers import PHONE_POOL_SIZE, customer
 from services.simulator.journeys import journey_of_kind
+from tests.unit.decision.support import starter
 
 # Several customers and seeds per kind: the random branches inside a kind all show up.
 SAMPLES = [(number, seed) for number in (1, 17, 250, 999) for seed in (1, 2, 3, 4, 5)]
@@ -209,3 +215,36 @@ def test_call_durations_match_the_calls_offsets() -> None:
     (ended,) = of_type(journey, "call_ended")
     duration = ended.event["attributes"]["duration_seconds"]
     assert duration == pytest.approx(ended.offset_seconds - started.offset_seconds, abs=0.1)
+
+
+@pytest.mark.parametrize(("number", "seed"), SAMPLES)
+def test_an_offer_burst_gets_offers_up_to_the_caps_then_a_frequency_cap(
+    number: int, seed: int
+) -> None:
+    """Through the real context reducers and decisions with the shipped configuration."""
+    config = starter()
+    caps = config.policies.caps
+    start = datetime(2025, 5, 1, 9, 0, tzinfo=UTC)  # mid-morning in London: one day
+    person = customer(number)
+    context = None
+    history = ContactHistory.empty(person.customer_id)
+    offers: list[str] = []
+    capped_at: datetime | None = None
+    for timed in journey_of_kind("offer_burst", number, seed):
+        at = start + timedelta(seconds=timed.offset_seconds)
+        event = InteractionEvent.model_validate(stamped(timed.event, at))
+        context = apply_event(context, event, person.customer_id, False, at)
+        result = decide(event, context, history, config.catalogue, config.policies, at)
+        history = result.history
+        for action in result.actions:
+            if action.action.kind.value == "offer":
+                assert capped_at is None, "an offer after the daily cap"
+                offers.append(action.channel.value)
+        for suppression in result.suppressions:
+            if suppression.reason.value == "frequency_cap" and not suppression.scope.channels:
+                assert suppression.until is not None
+                assert suppression.until > at
+                capped_at = at
+    assert offers.count("web") == caps.offers_per_channel_per_day
+    assert len(offers) == caps.offers_per_day
+    assert capped_at is not None
