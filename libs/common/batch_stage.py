@@ -87,8 +87,9 @@ from libs.common.batch import (
 from libs.common.faust_app import (
     IdempotentProducer,
     Telemetry,
-    bootstrap_servers,
+    app_principal,
     faust_ready,
+    kafka_connection,
 )
 from libs.common.guard import LetterBuilder, exit_for_redelivery, exit_for_restart, raw_letter
 from libs.common.kafka import holds_records
@@ -514,7 +515,13 @@ class BatchStage:
             # oldest one that may have been handled before.
             await self.on_take_over(tp.topic, tp.partition, (first.timestamp or 0) / 1000)
         except Exception as error:
-            exit_for_redelivery(self.log, error, partition=f"{tp.topic}[{tp.partition}]")
+            exit_for_redelivery(
+                self.log,
+                error,
+                principal=app_principal(self.app),
+                operation="READ",
+                partition=f"{tp.topic}[{tp.partition}]",
+            )
 
     def _handle_one(
         self, record: InputRecord, views: Mapping[str, TableView], now: datetime
@@ -630,7 +637,9 @@ class BatchStage:
             except Exception as error:
                 # Not delivered after the client's retries: nothing of this batch
                 # or later may be committed or stored.
-                exit_for_redelivery(self.log, error)
+                exit_for_redelivery(
+                    self.log, error, principal=app_principal(self.app), operation="WRITE"
+                )
             for flush in group:
                 self._in_flight.popleft()
                 if flush.done is not None and not flush.done.done():
@@ -845,7 +854,7 @@ def watch_stalls(
             # commit markers past the last record handled.
             start, end = samples[tp].committed or 0, ends[tp]
             try:
-                if await holds_records(bootstrap_servers(app), tp.topic, tp.partition, start, end):
+                if await holds_records(kafka_connection(app), tp.topic, tp.partition, start, end):
                     continue
             except Exception as error:  # could not tell: look again at the next check
                 log.info("stall_check_skipped", error=repr(error))

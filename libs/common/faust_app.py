@@ -8,12 +8,18 @@
   partition, and Faust's defaults (2 GiB block cache, 3 x 64 MiB write buffers
   per database) would not fit every partition of every service on one machine;
 - internal topics (changelogs) named after the app id, which carries the
-  deployment's topic prefix, so they never collide with contract topics.
+  deployment's topic prefix, so they never collide with contract topics;
+- a closed web surface: Faust's own views (``/table/...`` hands out raw table
+  values, ``/router/`` the partition map) are off, so a worker serves only
+  /health, /ready, /metrics and the queries a service adds, and it advertises
+  the URL other replicas forward a query to (``advertised_url``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hmac
+import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,9 +27,7 @@ from typing import Any
 
 import faust
 from faust.sensors import Sensor
-from faust.transport.drivers.aiokafka import (
-    Producer,
-)
+from faust.transport.drivers.aiokafka import Producer, credentials_to_aiokafka_auth
 from faust.web import Request, Response, View
 from mode.utils.times import Seconds
 from prometheus_client import CollectorRegistry, Counter
@@ -32,6 +36,7 @@ from libs.common.guard import (
     exit_for_redelivery,
 )
 from libs.common.health import HealthState
+from libs.common.kafka_security import faust_credentials, principal, principal_of
 from libs.common.logging import get_logger
 from libs.common.settings import CommonSettings
 from libs.common.topics import ERASED_WITHIN_MS
@@ -65,13 +70,33 @@ class ExitOnSendError(Sensor):
     """A record Faust failed to deliver (after the client's retries) must not be
     committed past: Faust only logs it, so the worker exits for redelivery."""
 
+    def __init__(self, principal: str) -> None:
+        super().__init__()
+        self.principal = principal
+
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        exit_for_redelivery(get_logger("concierge.worker"), exc)
+        exit_for_redelivery(
+            get_logger("concierge.worker"), exc, principal=self.principal, operation="WRITE"
+        )
 
 
 def bootstrap_servers(app: faust.App) -> str:
     """The app's brokers as a Kafka client's bootstrap list."""
     return ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
+
+
+def app_principal(app: faust.App) -> str:
+    """The principal the app's clients authenticate as."""
+    return principal_of(credentials_to_aiokafka_auth(app.conf.broker_credentials))
+
+
+def kafka_connection(app: faust.App) -> dict[str, Any]:
+    """The app's brokers and credentials as aiokafka client options
+    (libs.common.kafka.connection, for clients made beside the worker's own)."""
+    return {
+        "bootstrap_servers": bootstrap_servers(app),
+        **credentials_to_aiokafka_auth(app.conf.broker_credentials),
+    }
 
 
 def broker_url(settings: CommonSettings) -> str:
@@ -83,12 +108,24 @@ def broker_url(settings: CommonSettings) -> str:
     return ";".join(f"concierge://{server}" for server in servers)
 
 
+def advertised(settings: CommonSettings, web_port: int, advertised_url: str | None) -> str:
+    """Where other replicas reach this worker: the setting, else the bind address,
+    else (bound to every interface) this host's name."""
+    if advertised_url:
+        return advertised_url
+    host = settings.http_host
+    if host in {"0.0.0.0", "::", ""}:
+        host = socket.gethostname()
+    return f"http://{host}:{web_port}"
+
+
 def create_faust_app(
     service: str,
     settings: CommonSettings,
     *,
     web_port: int,
     data_dir: Path,
+    advertised_url: str | None = None,
     standby_replicas: int = 0,
     commit_interval: Seconds = 1.0,
     single_writer: bool = False,
@@ -100,6 +137,7 @@ def create_faust_app(
     app = faust.App(
         app_id,
         broker=broker_url(settings),
+        broker_credentials=faust_credentials(settings),
         store="rocksdb://",
         datadir=str(data_dir),
         web_enabled=True,
@@ -107,6 +145,12 @@ def create_faust_app(
         web_port=web_port,
         web_bind=settings.http_host,
         web_in_thread=False,
+        # Carried in the group's assignment: table_route forwards a query here.
+        canonical_url=advertised(settings, web_port, advertised_url),
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
         producer_acks=-1,
         producer_linger_ms=5,
         # Contexts travel whole (5 KB typical) and every table write adds a
@@ -132,7 +176,7 @@ def create_faust_app(
     )
     if single_writer:
         app.conf.PartitionAssignor = "libs.common.batch_stage:SingleWriterAssignor"  # type: ignore[assignment]
-    app.sensors.add(ExitOnSendError())
+    app.sensors.add(ExitOnSendError(principal(settings)))
     return app
 
 
@@ -205,6 +249,21 @@ def faust_ready(app: faust.App) -> bool:
         and not recovery.in_recovery
         and recovery.completed.is_set()
     )
+
+
+def query_guard(settings: CommonSettings) -> Callable[[Request], bool]:
+    """Whether a request may read a query endpoint: with ``query_token`` set, only
+    one that carries it as ``Authorization: Bearer <token>`` (the gateway does)."""
+    token = settings.query_token.get_secret_value()
+    expected = f"Bearer {token}".encode()
+
+    def allowed(request: Request) -> bool:
+        if not token:
+            return True
+        given = request.headers.get("Authorization", "").encode()
+        return hmac.compare_digest(given, expected)
+
+    return allowed
 
 
 def install_health_views(app: faust.App, state: HealthState) -> None:

@@ -56,9 +56,7 @@ def prepare(service: str, common: CommonSettings, http_port: int) -> asyncio.Abs
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(
-            wait_for_broker(common.kafka_bootstrap_servers, common.broker_wait_seconds)
-        )
+        loop.run_until_complete(wait_for_broker(common, common.broker_wait_seconds))
     except BrokerUnreachableError as error:
         _fail(service, str(error))
     log = get_logger(f"concierge.{service}")

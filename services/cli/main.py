@@ -17,7 +17,11 @@ import orjson
 import typer
 from pydantic import ValidationError
 
+from libs.common.access import Principals, acl_plan, kafka_acls_commands
+from libs.common.acls import AclError, create_acls
 from libs.common.broker_probe import BrokerUnreachableError
+from libs.common.guard import EXIT_KAFKA_DENIED
+from libs.common.kafka_security import KafkaAccessDenied
 from libs.common.provision import provision, render
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
 from libs.common.topics import CHANNELS, TopicNames
@@ -68,6 +72,38 @@ def provision_command(
     typer.echo(render(report))
     if not report.ok:
         raise typer.Exit(code=2)
+
+
+@app.command("acls")
+def acls_command(
+    apply: bool = typer.Option(
+        False, "--apply", help="Create them on the cluster (as an admin principal)."
+    ),
+    principal: list[str] = typer.Option(
+        [],
+        "--principal",
+        help="NAME=User:x for a service (intake, decision, gateway, operator) or a channel "
+        "(web, phone, mobile, store); defaults: User:concierge-<service>, User:channel-<channel>.",
+    ),
+) -> None:
+    """The ACLs the contract implies: printed as kafka-acls.sh commands, or created."""
+    settings = _settings()
+    try:
+        principals = Principals().with_overrides(principal)
+    except ValueError as error:
+        typer.echo(f"concierge: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    grants = acl_plan(TopicNames(settings.topic_prefix), principals)
+    if not apply:
+        for command in kafka_acls_commands(grants, settings.kafka_bootstrap_servers):
+            typer.echo(command)
+        return
+    try:
+        created = create_acls(settings, grants)
+    except AclError as error:
+        typer.echo(f"concierge: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"{created} ACLs in place for {len(set(g.principal for g in grants))} principals")
 
 
 @app.command("smoke")
@@ -354,7 +390,12 @@ def show_context(
     ),
 ) -> None:
     """Show a customer's live context."""
-    response = httpx.get(f"{url}/v1/customers/{customer_id}/context", timeout=10)
+    token = _settings().query_token.get_secret_value()
+    response = httpx.get(
+        f"{url}/v1/customers/{customer_id}/context",
+        headers={"Authorization": f"Bearer {token}"} if token else None,
+        timeout=10,
+    )
     if response.status_code == 404:
         typer.echo(f"unknown customer: {customer_id}", err=True)
         raise typer.Exit(code=1)
@@ -372,6 +413,9 @@ def main() -> None:
     except httpx.HTTPError as error:
         typer.echo(f"concierge: {error}", err=True)
         sys.exit(1)
+    except KafkaAccessDenied as error:
+        typer.echo(f"concierge: {error}", err=True)
+        sys.exit(EXIT_KAFKA_DENIED)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 from aiokafka.structs import TopicPartition
@@ -82,14 +83,15 @@ class DecisionHandler:
         names: TopicNames,
         *,
         anonymous_ttl: timedelta,
-        bootstrap_servers: str = "",
+        kafka: Mapping[str, Any] | None = None,
         read_back_seconds: float = 60.0,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self._config = config
         self._names = names
         self._anonymous_ttl = anonymous_ttl
-        self._bootstrap_servers = bootstrap_servers
+        # How to reach the brokers (libs.common.kafka.connection) to read outputs back.
+        self._kafka = kafka or {}
         self._read_back_seconds = read_back_seconds
         self._action_topics = {channel.value: names.actions(channel) for channel in CHANNELS}
         self._output_topics = [names.actions(channel) for channel in CHANNELS] + [
@@ -156,7 +158,7 @@ class DecisionHandler:
         before but not committed was sent after that."""
         since = first_timestamp - self._read_back_seconds
         records = await records_since(
-            self._bootstrap_servers,
+            self._kafka,
             self._output_topics,
             int(since * 1000),
             keys_of=TopicPartition(topic, partition),

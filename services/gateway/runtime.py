@@ -88,7 +88,10 @@ class GatewayRuntime:
         await producer.start()
         self._producer = producer
         self._broker_check = BrokerCheck(producer, ttl=self.settings.ready_cache_seconds)
+        token = self.settings.common.query_token.get_secret_value()
         self._http = httpx.AsyncClient(
+            # The workers' query endpoints want the token when one is set.
+            headers={"Authorization": f"Bearer {token}"} if token else None,
             timeout=self.settings.upstream_timeout_seconds,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
