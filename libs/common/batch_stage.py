@@ -91,8 +91,15 @@ from libs.common.faust_app import (
     faust_ready,
     kafka_connection,
 )
-from libs.common.guard import LetterBuilder, exit_for_redelivery, exit_for_restart, raw_letter
+from libs.common.guard import (
+    LetterBuilder,
+    exit_for_denial,
+    exit_for_redelivery,
+    exit_for_restart,
+    raw_letter,
+)
 from libs.common.kafka import holds_records
+from libs.common.kafka_security import denial_of
 from libs.common.logging import get_logger
 from libs.common.stall import Sample, StallDetector
 from libs.contract.codec import to_json_bytes
@@ -134,6 +141,29 @@ class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
         consumer._fetch_min_bytes = FETCH_MIN_BYTES
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self._exit_on_denials(self._consumer._coordinator)
+
+    def _exit_on_denials(self, coordinator: Any) -> None:
+        """A refusal by the group coordinator (no ACL for the group, or for a
+        subscribed topic) stops the worker with its one line. aiokafka keeps such
+        an error for the next ``getmany``, which Faust never calls (it fetches
+        through the fetcher), so the worker would wait for an assignment forever."""
+        who = app_principal(self.consumer.app)
+        log = get_logger("concierge.worker")
+        push_error = coordinator._push_error_to_user
+
+        def exit_or_push(error: BaseException) -> Any:
+            denial = denial_of(error, who, "READ")
+            if denial is not None:
+                exit_for_denial(log, denial)
+            return push_error(error)
+
+        coordinator._push_error_to_user = exit_or_push
+        if coordinator._pending_exception is not None:  # pushed while it started
+            exit_or_push(coordinator._pending_exception)
 
 
 class BatchConsumer(Consumer):

@@ -1,0 +1,80 @@
+"""A secured local broker (deploy/kafka/kafka.sh, KAFKA_SECURITY=sasl): SASL/SCRAM,
+the standard authorizer, an admin super user and one SCRAM user per principal."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import pytest
+
+from libs.common.access import SERVICES, Principals, acl_plan
+from libs.common.acls import create_acls
+from libs.common.provision import provision
+from libs.common.settings import CommonSettings
+from libs.common.topics import CHANNELS, TopicNames
+from tests.conftest import IN_CI, REPO, TEST_KAFKA_PORT
+
+# Beside the plain test broker (its controller takes the next port).
+SECURE_PORT = int(os.environ.get("CONCIERGE_TEST_SECURE_KAFKA_PORT", str(TEST_KAFKA_PORT + 2)))
+ADMIN = "admin"
+# Every principal of the ACL plan, and one that no ACL names.
+USERS = [f"concierge-{s}" for s in SERVICES] + [f"channel-{c.value}" for c in CHANNELS]
+UNLISTED = "concierge-unlisted"
+
+
+def password_of(user: str) -> str:
+    return f"{user}-secret"
+
+
+class SecuredCluster(NamedTuple):
+    bootstrap: str
+
+    def as_user(self, user: str, **overrides: object) -> CommonSettings:
+        return CommonSettings(
+            kafka_bootstrap_servers=self.bootstrap,
+            kafka_security_protocol="SASL_PLAINTEXT",
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_sasl_username=user,
+            kafka_sasl_password=password_of(user),
+            **overrides,  # type: ignore[arg-type]
+        )
+
+
+@pytest.fixture(scope="session")
+def secured_cluster() -> Iterator[SecuredCluster]:
+    env = dict(
+        os.environ,
+        KAFKA_PORT=str(SECURE_PORT),
+        KAFKA_SECURITY="sasl",
+        KAFKA_ADMIN_USER=ADMIN,
+        KAFKA_ADMIN_PASSWORD=password_of(ADMIN),
+        KAFKA_SCRAM_USERS=" ".join(f"{u}:{password_of(u)}" for u in [*USERS, UNLISTED]),
+        PYTHON=sys.executable,
+        KAFKA_RUN_DIR=str(REPO / ".run" / f"kafka-test-secured-{SECURE_PORT}"),
+    )
+    script = str(REPO / "deploy" / "kafka" / "kafka.sh")
+    subprocess.run([script, "wipe"], env=env, capture_output=True, check=False)
+    started = subprocess.run([script, "up"], env=env, capture_output=True, text=True)
+    if started.returncode != 0:
+        reason = f"secured local broker failed to start: {started.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield SecuredCluster(f"127.0.0.1:{SECURE_PORT}")
+    finally:
+        subprocess.run([script, "wipe"], env=env, capture_output=True, check=False)
+
+
+@pytest.fixture
+async def secured(secured_cluster: SecuredCluster) -> tuple[SecuredCluster, CommonSettings]:
+    """This test's topics, created by the admin, with the ACLs of the contract."""
+    admin = secured_cluster.as_user(ADMIN, topic_prefix=f"s{uuid.uuid4().hex[:8]}.", partitions=2)
+    assert (await provision(admin)).ok
+    create_acls(admin, acl_plan(TopicNames(admin.topic_prefix), Principals()))
+    return secured_cluster, admin

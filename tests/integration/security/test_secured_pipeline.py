@@ -1,0 +1,209 @@
+"""The whole pipeline under SASL/SCRAM and ACLs, each service as its own principal;
+a service whose principal lacks its ACLs stops with one line and exit code 77."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from libs.common.access import Grant, Operation, Pattern, Resource, grants_for, service_uses
+from libs.common.acls import create_acls
+from libs.common.guard import EXIT_KAFKA_DENIED
+from libs.common.settings import CommonSettings
+from libs.common.topics import TopicNames
+from libs.contract.interaction import InteractionEvent
+from libs.pipeline.envelopes import ResolvedRecord
+from services.cli.stack import REPO
+from tests.integration.security.conftest import UNLISTED, SecuredCluster, password_of
+from tests.support.events import interaction
+from tests.support.journey import decisions_made
+from tests.support.kafka_io import event_bytes, produce, wait_for
+from tests.support.stack import free_port, running_stack, stack_env
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "secured-query-token"
+
+
+def principal_env(user: str) -> dict[str, str]:
+    return {
+        "CONCIERGE_KAFKA_SASL_USERNAME": user,
+        "CONCIERGE_KAFKA_SASL_PASSWORD": password_of(user),
+    }
+
+
+async def test_the_pipeline_runs_with_a_principal_per_service(
+    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
+) -> None:
+    cluster, admin = secured
+    names = TopicNames(admin.topic_prefix)
+    # The base environment carries no usable principal: each service gets its own.
+    base = cluster.as_user(
+        UNLISTED, topic_prefix=admin.topic_prefix, partitions=2, query_token=TOKEN
+    )
+    services = ("intake", "decision", "gateway")
+    per_service = {name: principal_env(f"concierge-{name}") for name in services}
+    with running_stack(base, tmp_path, *services, service_env=per_service) as stack:
+        web = cluster.as_user("channel-web", topic_prefix=admin.topic_prefix)
+        customer = "C-secured-1"
+        event = interaction("page_view", "web", {"customer_id": customer}, {"page_type": "home"})
+        await produce(web, [(names.interactions("web"), None, event_bytes(event))])
+        await wait_for(lambda: decisions_made(stack) >= 1, timeout=90, what="a decision")
+
+        keys = json.loads(stack.base_env["CONCIERGE_GATEWAY_API_KEYS"])
+        web_key = next(key for key, grant in keys.items() if grant["channel"] == "web")
+
+        def context_through_gateway() -> bool:
+            response = httpx.get(
+                f"{stack.url('gateway')}/v1/customers/{customer}/context",
+                headers={"Authorization": f"Bearer {web_key}"},
+                timeout=5,
+            )
+            return response.status_code == 200
+
+        # Gateway -> decision worker, with the query token the gateway holds.
+        await wait_for(context_through_gateway, timeout=60, what="the context via the gateway")
+        # Ingest through the gateway, as its own principal.
+        posted = httpx.post(
+            f"{stack.url('gateway')}/v1/events",
+            headers={"Authorization": f"Bearer {web_key}"},
+            json=interaction("page_view", "web", {"customer_id": customer}),
+            timeout=10,
+        )
+        assert posted.status_code in {200, 202}, posted.text
+
+
+def test_a_service_without_its_acls_stops_with_one_line(
+    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
+) -> None:
+    cluster, admin = secured
+    unlisted = cluster.as_user(UNLISTED, topic_prefix=admin.topic_prefix, partitions=2)
+    env = stack_env(unlisted, tmp_path)
+    env["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
+    env["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
+    finished = subprocess.run(
+        [sys.executable, "-m", "services.decision"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == EXIT_KAFKA_DENIED, finished.stdout[-3000:]
+    denied = [
+        json.loads(line)
+        for line in finished.stdout.splitlines()
+        if line.startswith("{") and "kafka_access_denied" in line
+    ]
+    assert len(denied) == 1, finished.stdout + finished.stderr
+    line = denied[0]
+    assert line["principal"] == f"User:{UNLISTED}"
+    assert line["operation"] == "DESCRIBE"
+    assert names_in(line["resource"]) >= {TopicNames(admin.topic_prefix).resolved}
+    assert password_of(UNLISTED) not in finished.stdout + finished.stderr
+
+
+def names_in(resource: str) -> set[str]:
+    return {name.strip() for name in resource.removeprefix("topic ").split(",")}
+
+
+def test_a_wrong_password_stops_with_one_line(
+    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
+) -> None:
+    cluster, admin = secured
+    wrong = cluster.as_user("concierge-decision", topic_prefix=admin.topic_prefix).model_copy(
+        update={"kafka_sasl_password": SecretStr("not-the-password")}
+    )
+    env = stack_env(wrong, tmp_path)
+    env["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
+    env["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
+    finished = subprocess.run(
+        [sys.executable, "-m", "services.decision"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == EXIT_KAFKA_DENIED
+    assert '"operation": "AUTHENTICATE"' in finished.stdout or (
+        '"operation":"AUTHENTICATE"' in finished.stdout
+    ), finished.stdout + finished.stderr
+    assert "User:concierge-decision" in finished.stdout
+    assert "not-the-password" not in finished.stdout + finished.stderr
+
+
+def _decision_denied_at_run_time(
+    cluster: SecuredCluster, admin: CommonSettings, tmp_path: Path, left_out: Grant
+) -> dict[str, object]:
+    """Run the decision worker as a principal with decision's ACLs but ``left_out``,
+    send it an event, and return its one denial line."""
+    names = TopicNames(admin.topic_prefix)
+    user = UNLISTED
+    grants = [
+        grant._replace(principal=f"User:{user}")
+        for grant in grants_for("User:concierge-decision", service_uses(names, "decision"))
+        if grant != left_out
+    ]
+    create_acls(admin, grants)
+    worker = cluster.as_user(user, topic_prefix=admin.topic_prefix, partitions=2)
+    env = stack_env(worker, tmp_path)
+    env["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
+    env["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.decision"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        event = InteractionEvent.model_validate(
+            interaction("page_view", "web", {"customer_id": "C-denied-1"})
+        )
+        resolved = ResolvedRecord(kind="event", customer_id="C-denied-1", event=event)
+        asyncio.run(produce(admin, [(names.resolved, b"C-denied-1", resolved.to_bytes())]))
+        output, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == EXIT_KAFKA_DENIED, output[-3000:]
+    denied = [
+        json.loads(line)
+        for line in output.splitlines()
+        if line.startswith("{") and "kafka_access_denied" in line
+    ]
+    assert len(denied) == 1, output[-3000:]
+    return denied[0]
+
+
+def test_a_write_denied_at_run_time_stops_with_one_line(
+    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
+) -> None:
+    cluster, admin = secured
+    owned = f"{admin.topic_prefix}concierge-decision-"
+    no_changelog_writes = Grant(
+        "User:concierge-decision", Operation.WRITE, Resource.TOPIC, owned, Pattern.PREFIXED
+    )
+    line = _decision_denied_at_run_time(cluster, admin, tmp_path, no_changelog_writes)
+    assert line["principal"] == f"User:{UNLISTED}"
+    assert line["operation"] == "WRITE"
+    assert str(line["resource"]).startswith(f"topic {owned}")
+
+
+def test_a_group_denied_at_run_time_stops_with_one_line(
+    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
+) -> None:
+    cluster, admin = secured
+    group = f"{admin.topic_prefix}concierge-decision"
+    no_group = Grant("User:concierge-decision", Operation.READ, Resource.GROUP, group)
+    line = _decision_denied_at_run_time(cluster, admin, tmp_path, no_group)
+    assert line["principal"] == f"User:{UNLISTED}"
+    assert line["resource"] == f"group {group}"
