@@ -63,7 +63,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import aiokafka
 import faust
@@ -144,14 +144,15 @@ class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
 
     async def on_start(self) -> None:
         await super().on_start()
-        self._exit_on_denials(self._consumer._coordinator)
+        consumer = self._ensure_consumer()
+        self._exit_on_denials(consumer._coordinator)
 
     def _exit_on_denials(self, coordinator: Any) -> None:
         """A refusal by the group coordinator (no ACL for the group, or for a
         subscribed topic) stops the worker with its one line. aiokafka keeps such
         an error for the next ``getmany``, which Faust never calls (it fetches
         through the fetcher), so the worker would wait for an assignment forever."""
-        who = app_principal(self.consumer.app)
+        who = app_principal(cast(faust.App, self.consumer.app))
         log = get_logger("concierge.worker")
         push_error = coordinator._push_error_to_user
 

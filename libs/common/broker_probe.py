@@ -42,7 +42,8 @@ async def _refused_authentication(settings: CommonSettings) -> BaseException | N
             host, int(port), client_id="concierge-broker-probe", **client_security(settings)
         )
     except AUTHENTICATION_ERRORS as error:
-        return error
+        refusal: BaseException = error
+        return refusal
     except Exception:  # not up, or not reachable: the caller's deadline decides
         return None
     conn.close()

@@ -26,12 +26,13 @@ def ssl_context(settings: CommonSettings) -> ssl.SSLContext | None:
     if settings.kafka_security_protocol not in TLS_PROTOCOLS:
         return None
     key_password = settings.kafka_ssl_key_password.get_secret_value() or None
-    return create_ssl_context(
+    context: ssl.SSLContext = create_ssl_context(
         cafile=settings.kafka_ssl_cafile,
         certfile=settings.kafka_ssl_certfile,
         keyfile=settings.kafka_ssl_keyfile,
         password=key_password,
     )
+    return context
 
 
 def client_security(settings: CommonSettings) -> dict[str, Any]:

@@ -29,12 +29,14 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def partition_of(customer_id: str, partitions: int) -> int:
     """Where the producers' default partitioner puts a customer's records."""
-    return (murmur2(customer_id.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(customer_id.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 def answers(url: str, headers: dict[str, str] | None = None) -> int:
     try:
-        return httpx.get(url, headers=headers, timeout=5).status_code
+        status: int = httpx.get(url, headers=headers, timeout=5).status_code
+        return status
     except httpx.HTTPError:
         return 0
 

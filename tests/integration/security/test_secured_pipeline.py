@@ -181,7 +181,8 @@ def _decision_denied_at_run_time(
         if line.startswith("{") and "kafka_access_denied" in line
     ]
     assert len(denied) == 1, output[-3000:]
-    return denied[0]
+    line: dict[str, object] = denied[0]
+    return line
 
 
 def test_a_write_denied_at_run_time_stops_with_one_line(
