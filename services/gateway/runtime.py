@@ -15,7 +15,9 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
+from libs.common.guard import exit_for_denial
 from libs.common.kafka import create_producer
+from libs.common.kafka_security import denial_of
 from libs.common.logging import get_logger
 from libs.common.topics import TopicNames
 from services.gateway.ingest import Admitted, IngestLimits, NotWritten, Written
@@ -122,13 +124,20 @@ class GatewayRuntime:
 
 
 async def publish(
-    producer: AIOKafkaProducer, admitted: Sequence[Admitted], ack_seconds: float
+    producer: AIOKafkaProducer,
+    admitted: Sequence[Admitted],
+    ack_seconds: float,
+    *,
+    principal: str = "User:ANONYMOUS",
 ) -> dict[int, Written | NotWritten]:
     """Produce every admitted item and wait for Kafka to acknowledge each.
 
     Items are enqueued in order, so events of one key keep their order on its
     partition. Any item not acknowledged within `ack_seconds` (or refused by the
-    client) is reported `NotWritten`; the caller must then fail the request.
+    client) is reported `NotWritten`; the caller must then fail the request. A
+    write the broker refuses to ``principal`` (no ACL) stops the gateway with
+    one line and exit 77: every request for that channel would fail until an
+    operator fixes the ACLs, so it must not look like a passing outage.
     """
     writes: dict[int, Written | NotWritten] = {}
     pending: list[tuple[int, asyncio.Future[RecordMetadata]]] = []
@@ -143,6 +152,7 @@ async def publish(
     except TimeoutError:
         reason = f"Kafka did not acknowledge within {ack_seconds:g}s"
     except Exception as error:  # the client refused to enqueue: the broker is the cause
+        _exit_if_denied(error, principal)
         reason = f"Kafka refused the write: {type(error).__name__}"
     else:
         reason = "Kafka did not acknowledge the write"
@@ -151,6 +161,7 @@ async def publish(
             metadata = future.result()
             writes[index] = Written(metadata.partition, metadata.offset)
         elif future.done() and not future.cancelled():
+            _exit_if_denied(future.exception(), principal)
             error_name = type(future.exception()).__name__
             writes[index] = NotWritten(f"Kafka refused the write: {error_name}")
         else:
@@ -158,6 +169,12 @@ async def publish(
     for item in admitted:
         writes.setdefault(item.index, NotWritten(reason))
     return writes
+
+
+def _exit_if_denied(error: BaseException | None, principal: str) -> None:
+    denial = None if error is None else denial_of(error, principal, "WRITE")
+    if denial is not None:
+        exit_for_denial(log, denial)
 
 
 def _retrieve_outcome(future: asyncio.Future[RecordMetadata]) -> None:

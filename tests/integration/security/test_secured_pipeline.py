@@ -4,9 +4,12 @@ a service whose principal lacks its ACLs stops with one line and exit code 77.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -140,25 +143,34 @@ def test_a_wrong_password_stops_with_one_line(
     assert "not-the-password" not in finished.stdout + finished.stderr
 
 
-def _decision_denied_at_run_time(
-    cluster: SecuredCluster, admin: CommonSettings, tmp_path: Path, left_out: Grant
+def _denied_at_run_time(
+    cluster: SecuredCluster,
+    admin: CommonSettings,
+    tmp_path: Path,
+    service: str,
+    left_out: Grant,
+    trigger: Callable[[str, dict[str, str]], None],
+    added: Sequence[Grant] = (),
 ) -> dict[str, object]:
-    """Run the decision worker as a principal with decision's ACLs but ``left_out``,
-    send it an event, and return its one denial line."""
+    """Run ``service`` as a principal with its ACLs but ``left_out`` (and with
+    ``added``), call ``trigger(its url, its environment)``, and return its one
+    denial line."""
     names = TopicNames(admin.topic_prefix)
-    user = UNLISTED
     grants = [
-        grant._replace(principal=f"User:{user}")
-        for grant in grants_for("User:concierge-decision", service_uses(names, "decision"))
+        grant._replace(principal=f"User:{UNLISTED}")
+        for grant in grants_for(f"User:concierge-{service}", service_uses(names, service))
         if grant != left_out
     ]
-    create_acls(admin, grants)
-    worker = cluster.as_user(user, topic_prefix=admin.topic_prefix, partitions=2)
+    create_acls(admin, [*grants, *added])
+    worker = cluster.as_user(UNLISTED, topic_prefix=admin.topic_prefix, partitions=2)
     env = stack_env(worker, tmp_path)
-    env["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
-    env["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
+    port = free_port()
+    env[f"CONCIERGE_{service.upper()}_HTTP_PORT"] = str(port)
+    env[f"CONCIERGE_{service.upper()}_DATA_DIR"] = str(tmp_path / service)
+    if service == "gateway":
+        env.pop("CONCIERGE_GATEWAY_DATA_DIR")
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.decision"],
+        [sys.executable, "-m", f"services.{service}"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -166,11 +178,7 @@ def _decision_denied_at_run_time(
         text=True,
     )
     try:
-        event = InteractionEvent.model_validate(
-            interaction("page_view", "web", {"customer_id": "C-denied-1"})
-        )
-        resolved = ResolvedRecord(kind="event", customer_id="C-denied-1", event=event)
-        asyncio.run(produce(admin, [(names.resolved, b"C-denied-1", resolved.to_bytes())]))
+        trigger(f"http://127.0.0.1:{port}", env)
         output, _ = process.communicate(timeout=120)
     finally:
         process.kill()
@@ -183,6 +191,22 @@ def _decision_denied_at_run_time(
     assert len(denied) == 1, output[-3000:]
     line: dict[str, object] = denied[0]
     return line
+
+
+def _decision_denied_at_run_time(
+    cluster: SecuredCluster, admin: CommonSettings, tmp_path: Path, left_out: Grant
+) -> dict[str, object]:
+    """The decision worker without ``left_out``, sent one event."""
+
+    def send_an_event(url: str, env: dict[str, str]) -> None:
+        event = InteractionEvent.model_validate(
+            interaction("page_view", "web", {"customer_id": "C-denied-1"})
+        )
+        resolved = ResolvedRecord(kind="event", customer_id="C-denied-1", event=event)
+        names = TopicNames(admin.topic_prefix)
+        asyncio.run(produce(admin, [(names.resolved, b"C-denied-1", resolved.to_bytes())]))
+
+    return _denied_at_run_time(cluster, admin, tmp_path, "decision", left_out, send_an_event)
 
 
 def test_a_write_denied_at_run_time_stops_with_one_line(
@@ -208,3 +232,43 @@ def test_a_group_denied_at_run_time_stops_with_one_line(
     line = _decision_denied_at_run_time(cluster, admin, tmp_path, no_group)
     assert line["principal"] == f"User:{UNLISTED}"
     assert line["resource"] == f"group {group}"
+
+
+def test_a_gateway_refused_a_channels_topic_stops_with_one_line(
+    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
+) -> None:
+    cluster, admin = secured
+    store = TopicNames(admin.topic_prefix).interactions("store")
+    no_store_writes = Grant("User:concierge-gateway", Operation.WRITE, Resource.TOPIC, store)
+    # It may still see the topic: the start-up check passes, the write is refused.
+    describe = Grant(f"User:{UNLISTED}", Operation.DESCRIBE, Resource.TOPIC, store)
+
+    def post_a_store_event(url: str, env: dict[str, str]) -> None:
+        keys = json.loads(env["CONCIERGE_GATEWAY_API_KEYS"])
+        store_key = next(key for key, grant in keys.items() if grant["channel"] == "store")
+        deadline = time.monotonic() + 60
+        while not _answers(f"{url}/ready"):
+            assert time.monotonic() < deadline, "the gateway did not get ready"
+            time.sleep(0.2)
+        event = interaction("store_visit", "store", {"customer_id": "C-1"}, {"store_id": "S-1"})
+        with contextlib.suppress(httpx.HTTPError):  # it may exit before it answers
+            httpx.post(
+                f"{url}/v1/events",
+                headers={"Authorization": f"Bearer {store_key}"},
+                json=event,
+                timeout=30,
+            )
+
+    line = _denied_at_run_time(
+        cluster, admin, tmp_path, "gateway", no_store_writes, post_a_store_event, [describe]
+    )
+    assert line["principal"] == f"User:{UNLISTED}"
+    assert line["operation"] == "WRITE"
+    assert line["resource"] == f"topic {store}"
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
