@@ -4,8 +4,6 @@ the standard authorizer, an admin super user and one SCRAM user per principal.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -17,7 +15,7 @@ from libs.common.acls import create_acls
 from libs.common.provision import provision
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
-from tests.conftest import IN_CI, REPO, TEST_KAFKA_PORT
+from tests.conftest import TEST_KAFKA_PORT, local_broker
 
 # Beside the plain test broker (its controller takes the next port).
 SECURE_PORT = int(os.environ.get("CONCIERGE_TEST_SECURE_KAFKA_PORT", str(TEST_KAFKA_PORT + 2)))
@@ -47,28 +45,16 @@ class SecuredCluster(NamedTuple):
 
 @pytest.fixture(scope="session")
 def secured_cluster() -> Iterator[SecuredCluster]:
-    env = dict(
-        os.environ,
-        KAFKA_PORT=str(SECURE_PORT),
+    users = " ".join(f"{user}:{password_of(user)}" for user in [*USERS, UNLISTED])
+    with local_broker(
+        SECURE_PORT,
+        "kafka-test-secured",
         KAFKA_SECURITY="sasl",
         KAFKA_ADMIN_USER=ADMIN,
         KAFKA_ADMIN_PASSWORD=password_of(ADMIN),
-        KAFKA_SCRAM_USERS=" ".join(f"{u}:{password_of(u)}" for u in [*USERS, UNLISTED]),
-        PYTHON=sys.executable,
-        KAFKA_RUN_DIR=str(REPO / ".run" / f"kafka-test-secured-{SECURE_PORT}"),
-    )
-    script = str(REPO / "deploy" / "kafka" / "kafka.sh")
-    subprocess.run([script, "wipe"], env=env, capture_output=True, check=False)
-    started = subprocess.run([script, "up"], env=env, capture_output=True, text=True)
-    if started.returncode != 0:
-        reason = f"secured local broker failed to start: {started.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    try:
-        yield SecuredCluster(f"127.0.0.1:{SECURE_PORT}")
-    finally:
-        subprocess.run([script, "wipe"], env=env, capture_output=True, check=False)
+        KAFKA_SCRAM_USERS=users,
+    ) as bootstrap:
+        yield SecuredCluster(bootstrap)
 
 
 @pytest.fixture

@@ -83,12 +83,22 @@ async def test_the_pipeline_runs_with_a_principal_per_service(
         assert posted.status_code in {200, 202}, posted.text
 
 
-def test_a_service_without_its_acls_stops_with_one_line(
-    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
-) -> None:
-    cluster, admin = secured
-    unlisted = cluster.as_user(UNLISTED, topic_prefix=admin.topic_prefix, partitions=2)
-    env = stack_env(unlisted, tmp_path)
+def denial_line(returncode: int, output: str) -> dict[str, object]:
+    """The one ``kafka_access_denied`` line of a process that exited with 77."""
+    assert returncode == EXIT_KAFKA_DENIED, output[-3000:]
+    denied = [
+        json.loads(line)
+        for line in output.splitlines()
+        if line.startswith("{") and "kafka_access_denied" in line
+    ]
+    assert len(denied) == 1, output[-3000:]
+    line: dict[str, object] = denied[0]
+    return line
+
+
+def start_decision_as(settings: CommonSettings, tmp_path: Path) -> tuple[dict[str, object], str]:
+    """Start the decision worker as ``settings``' principal; its denial line and output."""
+    env = stack_env(settings, tmp_path)
     env["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
     env["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
     finished = subprocess.run(
@@ -99,18 +109,20 @@ def test_a_service_without_its_acls_stops_with_one_line(
         text=True,
         timeout=120,
     )
-    assert finished.returncode == EXIT_KAFKA_DENIED, finished.stdout[-3000:]
-    denied = [
-        json.loads(line)
-        for line in finished.stdout.splitlines()
-        if line.startswith("{") and "kafka_access_denied" in line
-    ]
-    assert len(denied) == 1, finished.stdout + finished.stderr
-    line = denied[0]
+    output = finished.stdout + finished.stderr
+    return denial_line(finished.returncode, finished.stdout), output
+
+
+def test_a_service_without_its_acls_stops_with_one_line(
+    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
+) -> None:
+    cluster, admin = secured
+    unlisted = cluster.as_user(UNLISTED, topic_prefix=admin.topic_prefix, partitions=2)
+    line, output = start_decision_as(unlisted, tmp_path)
     assert line["principal"] == f"User:{UNLISTED}"
     assert line["operation"] == "DESCRIBE"
-    assert names_in(line["resource"]) >= {TopicNames(admin.topic_prefix).resolved}
-    assert password_of(UNLISTED) not in finished.stdout + finished.stderr
+    assert names_in(str(line["resource"])) >= {TopicNames(admin.topic_prefix).resolved}
+    assert password_of(UNLISTED) not in output
 
 
 def names_in(resource: str) -> set[str]:
@@ -124,23 +136,10 @@ def test_a_wrong_password_stops_with_one_line(
     wrong = cluster.as_user("concierge-decision", topic_prefix=admin.topic_prefix).model_copy(
         update={"kafka_sasl_password": SecretStr("not-the-password")}
     )
-    env = stack_env(wrong, tmp_path)
-    env["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
-    env["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
-    finished = subprocess.run(
-        [sys.executable, "-m", "services.decision"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert finished.returncode == EXIT_KAFKA_DENIED
-    assert '"operation": "AUTHENTICATE"' in finished.stdout or (
-        '"operation":"AUTHENTICATE"' in finished.stdout
-    ), finished.stdout + finished.stderr
-    assert "User:concierge-decision" in finished.stdout
-    assert "not-the-password" not in finished.stdout + finished.stderr
+    line, output = start_decision_as(wrong, tmp_path)
+    assert line["principal"] == "User:concierge-decision"
+    assert line["operation"] == "AUTHENTICATE"
+    assert "not-the-password" not in output
 
 
 def _denied_at_run_time(
@@ -182,15 +181,7 @@ def _denied_at_run_time(
         output, _ = process.communicate(timeout=120)
     finally:
         process.kill()
-    assert process.returncode == EXIT_KAFKA_DENIED, output[-3000:]
-    denied = [
-        json.loads(line)
-        for line in output.splitlines()
-        if line.startswith("{") and "kafka_access_denied" in line
-    ]
-    assert len(denied) == 1, output[-3000:]
-    line: dict[str, object] = denied[0]
-    return line
+    return denial_line(process.returncode, output)
 
 
 def _decision_denied_at_run_time(
