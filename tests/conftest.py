@@ -74,6 +74,10 @@ def kafka_bootstrap() -> Iterator[str]:
         yield bootstrap
 
 
+def local_run_dir(run_name: str, port: int) -> Path:
+    return REPO / ".run" / f"{run_name}-{port}"
+
+
 @contextmanager
 def local_broker(port: int, run_name: str, **settings: str) -> Iterator[str]:
     """A broker from deploy/kafka/kafka.sh on ``port`` (``settings``: its KAFKA_*
@@ -82,7 +86,7 @@ def local_broker(port: int, run_name: str, **settings: str) -> Iterator[str]:
         os.environ,
         KAFKA_PORT=str(port),
         PYTHON=sys.executable,
-        KAFKA_RUN_DIR=str(REPO / ".run" / f"{run_name}-{port}"),
+        KAFKA_RUN_DIR=str(local_run_dir(run_name, port)),
         **settings,
     )
     script = str(REPO / "deploy" / "kafka" / "kafka.sh")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -32,16 +33,16 @@ class BrokerUnreachableError(RuntimeError):
     pass
 
 
-async def _refused_authentication(settings: CommonSettings) -> BaseException | None:
-    """Why the first broker refused to authenticate us, if it did: aiokafka's
-    bootstrap reports any failure as "unable to bootstrap", so one connection is
-    opened by hand to tell a refusal from a broker that is not up yet."""
+async def _refusal(settings: CommonSettings) -> BaseException | None:
+    """Why the first broker refused us (our credentials, or its certificate), if
+    it did: aiokafka's bootstrap reports any failure as "unable to bootstrap", so
+    one connection is opened by hand to tell a refusal from a broker not up yet."""
     host, _, port = settings.kafka_bootstrap_servers.split(",")[0].strip().rpartition(":")
     try:
         conn = await create_conn(
             host, int(port), client_id="concierge-broker-probe", **client_security(settings)
         )
-    except AUTHENTICATION_ERRORS as error:
+    except (*AUTHENTICATION_ERRORS, ssl.SSLError) as error:
         refusal: BaseException = error
         return refusal
     except Exception:  # not up, or not reachable: the caller's deadline decides
@@ -73,7 +74,13 @@ async def wait_for_broker(settings: CommonSettings, timeout_seconds: float) -> i
         finally:
             await admin.close()
         if settings.kafka_security_protocol != "PLAINTEXT":
-            refusal = await _refused_authentication(settings)
+            refusal = await _refusal(settings)
+            if isinstance(refusal, ssl.SSLError):
+                raise BrokerUnreachableError(
+                    f"the TLS handshake with {bootstrap_servers} failed: {refusal}; "
+                    "CONCIERGE_KAFKA_SSL_CAFILE must name the CA that signed the brokers' "
+                    "certificates"
+                ) from refusal
             if refusal is not None:
                 denial = denial_of(refusal, principal(settings), "AUTHENTICATE")
                 assert denial is not None  # an authentication error is a denial

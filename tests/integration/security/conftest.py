@@ -1,11 +1,14 @@
-"""A secured local broker (deploy/kafka/kafka.sh, KAFKA_SECURITY=sasl): SASL/SCRAM,
-the standard authorizer, an admin super user and one SCRAM user per principal."""
+"""Secured local brokers (deploy/kafka/kafka.sh, KAFKA_SECURITY=sasl or sasl_ssl):
+SASL/SCRAM (over TLS with sasl_ssl), the standard authorizer, an admin super user
+and one SCRAM user per principal."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -15,10 +18,11 @@ from libs.common.acls import create_acls
 from libs.common.provision import provision
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
-from tests.conftest import TEST_KAFKA_PORT, local_broker
+from tests.conftest import TEST_KAFKA_PORT, local_broker, local_run_dir
 
-# Beside the plain test broker (its controller takes the next port).
+# Beside the plain test broker (each controller takes the next port).
 SECURE_PORT = int(os.environ.get("CONCIERGE_TEST_SECURE_KAFKA_PORT", str(TEST_KAFKA_PORT + 2)))
+TLS_PORT = SECURE_PORT + 2
 ADMIN = "admin"
 # Every principal of the ACL plan, and one that no ACL names.
 USERS = [f"concierge-{s}" for s in SERVICES] + [f"channel-{c.value}" for c in CHANNELS]
@@ -31,11 +35,14 @@ def password_of(user: str) -> str:
 
 class SecuredCluster(NamedTuple):
     bootstrap: str
+    # With TLS: the CA that signed the broker's certificate.
+    cafile: Path | None = None
 
     def as_user(self, user: str, **overrides: object) -> CommonSettings:
         return CommonSettings(
             kafka_bootstrap_servers=self.bootstrap,
-            kafka_security_protocol="SASL_PLAINTEXT",
+            kafka_security_protocol="SASL_PLAINTEXT" if self.cafile is None else "SASL_SSL",
+            kafka_ssl_cafile=self.cafile,
             kafka_sasl_mechanism="SCRAM-SHA-512",
             kafka_sasl_username=user,
             kafka_sasl_password=password_of(user),
@@ -43,18 +50,31 @@ class SecuredCluster(NamedTuple):
         )
 
 
-@pytest.fixture(scope="session")
-def secured_cluster() -> Iterator[SecuredCluster]:
+@contextmanager
+def secured_broker(port: int, security: str) -> Iterator[str]:
     users = " ".join(f"{user}:{password_of(user)}" for user in [*USERS, UNLISTED])
     with local_broker(
-        SECURE_PORT,
-        "kafka-test-secured",
-        KAFKA_SECURITY="sasl",
+        port,
+        f"kafka-test-{security}",
+        KAFKA_SECURITY=security,
         KAFKA_ADMIN_USER=ADMIN,
         KAFKA_ADMIN_PASSWORD=password_of(ADMIN),
         KAFKA_SCRAM_USERS=users,
     ) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def secured_cluster() -> Iterator[SecuredCluster]:
+    with secured_broker(SECURE_PORT, "sasl") as bootstrap:
         yield SecuredCluster(bootstrap)
+
+
+@pytest.fixture(scope="session")
+def tls_cluster() -> Iterator[SecuredCluster]:
+    with secured_broker(TLS_PORT, "sasl_ssl") as bootstrap:
+        ca = local_run_dir("kafka-test-sasl_ssl", TLS_PORT) / "tls" / "ca.pem"
+        yield SecuredCluster(bootstrap, ca)
 
 
 @pytest.fixture
