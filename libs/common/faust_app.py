@@ -23,12 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import faust
 from faust.sensors import Sensor
 from faust.transport.drivers.aiokafka import Producer, credentials_to_aiokafka_auth
 from faust.web import Request, Response, View
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from mode.utils.times import Seconds
 from prometheus_client import CollectorRegistry, Counter
 
@@ -64,6 +65,14 @@ class IdempotentProducer(Producer):
 
     def _settings_extra(self) -> Mapping[str, Any]:
         return {"acks": "all", "enable_idempotence": True}
+
+
+class ClosedWeb(AiohttpWeb):
+    """Faust's aiohttp web server without its index page either ("/" says
+    {"status": "OK"} to anyone): registered as the ``concierge`` web driver in
+    pyproject.toml. The table, router, graph and stats views are off by setting."""
+
+    production_blueprints: ClassVar[Any] = ()
 
 
 class ExitOnSendError(Sensor):
@@ -141,6 +150,7 @@ def create_faust_app(
         store="rocksdb://",
         datadir=str(data_dir),
         web_enabled=True,
+        web="concierge://",
         web_host=settings.http_host,
         web_port=web_port,
         web_bind=settings.http_host,

@@ -107,6 +107,7 @@ async def test_either_replica_answers_for_every_customer(
                     assert answers(context, {"Authorization": "Bearer wrong"}) == 401
                 # Faust's raw views are not served.
                 for path in (
+                    "/",
                     "/table/customer-contexts/",
                     f"/table/customer-contexts/{customers[0]}/",
                     "/router/",
