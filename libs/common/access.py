@@ -6,9 +6,13 @@
 - each Concierge service reads and writes exactly the topics it uses, in its
   own group, and owns the topics named after its Faust app id (its table
   changelogs and Faust's leader topic);
-- the operator principal sends privacy requests, tails and replays dead
-  letters (a replay goes back to the letter's source topic), tails the output
-  topics and reads the stages' lag.
+- the operator principal provisions the topics (creates them, checks their
+  configs), sends privacy requests, tails and replays dead letters (a replay
+  goes back to the letter's source topic), tails the output topics and reads
+  the stages' lag;
+- the autoscaler's principal (KEDA) reads the decision stage's lag.
+
+Creating ACLs themselves takes an admin principal (ALTER on the cluster).
 
 Pure: ``acl_plan`` lists grants; provisioning (libs/common/acls.py) creates
 or prints them, and a service checks at start-up that it can see its topics.
@@ -21,10 +25,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-from libs.common.topics import CHANNELS, TopicNames
+from libs.common.topics import CHANNELS, TopicNames, all_topics
 from libs.contract.common import Channel
 
-SERVICES = ("intake", "decision", "gateway", "operator")
+SERVICES = ("intake", "decision", "gateway", "operator", "keda")
 
 
 class Operation(StrEnum):
@@ -67,10 +71,13 @@ class Uses:
     described_groups: frozenset[str] = frozenset()
     # Topics it creates, reads and writes by name prefix (a Faust app's own).
     owned_topic_prefix: str | None = None
+    # Topics it creates by name (provisioning) and topics it only looks at (lag).
+    creates: frozenset[str] = frozenset()
+    described: frozenset[str] = frozenset()
 
     @property
     def topics(self) -> frozenset[str]:
-        return self.reads | self.writes
+        return self.reads | self.writes | self.creates | self.described
 
     def covers(self, topic: str) -> bool:
         """Whether this principal uses the topic (by name, or as one it owns)."""
@@ -103,7 +110,9 @@ def service_uses(names: TopicNames, service: str) -> Uses:
         # Ingest on behalf of the channels; the action stream (no group).
         return Uses(reads=actions, writes=interactions)
     if service == "operator":
+        registry = frozenset(spec.name for spec in all_topics(names, 1))
         return Uses(
+            creates=registry,
             reads=actions
             | {names.dlq, names.suppressions, names.suppressions_active, names.resolved}
             | interactions
@@ -112,6 +121,12 @@ def service_uses(names: TopicNames, service: str) -> Uses:
             writes=interactions | {names.privacy_requests, names.resolved},
             group_prefixes=frozenset({f"{names.prefix}concierge-dlq-replay-"}),
             described_groups=frozenset({app_id(names, "intake"), app_id(names, "decision")}),
+        )
+    if service == "keda":
+        # Lag-driven autoscaling of the decision stage (deploy/k8s).
+        return Uses(
+            described=frozenset({names.resolved}),
+            described_groups=frozenset({app_id(names, "decision")}),
         )
     raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
 
@@ -144,6 +159,10 @@ def grants_for(principal: str, uses: Uses) -> list[Grant]:
             topic(Operation.READ, name)
         if name in uses.writes:
             topic(Operation.WRITE, name)
+        if name in uses.creates:
+            topic(Operation.CREATE, name)
+        if name not in uses.reads | uses.writes:
+            topic(Operation.DESCRIBE, name)
         # READ and WRITE imply DESCRIBE; DESCRIBE_CONFIGS lets a service check
         # the topic's settings against the registry at start-up.
         topic(Operation.DESCRIBE_CONFIGS, name)

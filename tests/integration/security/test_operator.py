@@ -1,15 +1,18 @@
-"""The operator principal: dead letters back to their source, privacy requests,
-the stages' lag; and nothing a channel or a stage writes."""
+"""The operator principal: provisioning, dead letters back to their source, privacy
+requests, the stages' lag; and nothing a channel or a stage writes."""
 
 from __future__ import annotations
 
 import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
 
+from libs.common.access import Principals, acl_plan
+from libs.common.acls import create_acls
 from libs.common.guard import raw_letter
 from libs.common.lag import stage_lags
+from libs.common.provision import provision
 from libs.common.settings import CommonSettings
-from libs.common.topics import TopicNames
+from libs.common.topics import TopicNames, all_topics
 from libs.contract.codec import to_json_bytes
 from libs.contract.dlq import SourceRef
 from services.cli.operate import erasure_request, replay_dead_letters, request_erasure
@@ -38,6 +41,14 @@ async def test_the_operator_replays_erases_and_reads_lag_and_no_more(
 
     lags = await stage_lags(operator)
     assert set(lags) == {"intake", "decision"}
+
+    # Provisioning: a deployment's topics, created by the operator under the plan's ACLs.
+    fresh = operator.model_copy(update={"topic_prefix": f"{admin.topic_prefix}fresh."})
+    create_acls(admin, acl_plan(TopicNames(fresh.topic_prefix), Principals()))
+    created = await provision(fresh)
+    assert created.ok, created
+    assert len(created.created) == len(all_topics(TopicNames(fresh.topic_prefix), 2))
+    assert (await provision(fresh, create=False)).ok
 
     with pytest.raises(TopicAuthorizationFailedError):
         await produce(operator, [(names.actions("web"), b"C-9", b"{}")])

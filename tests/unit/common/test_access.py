@@ -61,13 +61,26 @@ def test_services_get_exactly_the_topics_they_use() -> None:
     assert not gateway.group_prefixes
 
 
-def test_every_topic_is_covered_and_changelogs_belong_to_their_service() -> None:
+def test_every_topic_is_used_provisioned_by_the_operator_and_changelogs_are_owned() -> None:
+    operator = service_uses(NAMES, "operator")
     for spec in all_topics(NAMES, 2):
-        users = [s for s in SERVICES if service_uses(NAMES, s).covers(spec.name)]
-        assert users, f"no service uses {spec.name}"
+        assert spec.name in operator.creates
+        users = [
+            s for s in SERVICES if s != "operator" and service_uses(NAMES, s).covers(spec.name)
+        ]
         if spec.changelog:
             owner = "intake" if "concierge-intake-" in spec.name else "decision"
             assert users == [owner], spec.name
+        else:
+            assert users, f"no service uses {spec.name}"
+
+
+def test_the_autoscaler_only_describes_the_decision_stages_lag() -> None:
+    assert grants_of("User:concierge-keda") == {
+        (Operation.DESCRIBE, Resource.TOPIC, NAMES.resolved, Pattern.LITERAL),
+        (Operation.DESCRIBE_CONFIGS, Resource.TOPIC, NAMES.resolved, Pattern.LITERAL),
+        (Operation.DESCRIBE, Resource.GROUP, "p.concierge-decision", Pattern.LITERAL),
+    }
 
 
 def test_no_channel_principal_touches_another_channels_topics() -> None:
