@@ -15,7 +15,6 @@ from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from libs.common.kafka_security import principal as principal_of_kafka
 from libs.common.logging import get_logger
 from libs.contract.common import Channel
 from services.gateway import api_models as models
@@ -71,7 +70,6 @@ async def read_body(request: Request, limit: int) -> bytes:
 def events_router(runtime: GatewayRuntime) -> APIRouter:
     settings = runtime.settings
     writer = require(settings.api_keys, Scope.events_write)
-    kafka_principal = principal_of_kafka(settings.common)
     router = APIRouter(tags=["events"])
 
     @router.post(
@@ -126,7 +124,7 @@ def events_router(runtime: GatewayRuntime) -> APIRouter:
                 runtime.producer,
                 admitted,
                 settings.produce_timeout_seconds,
-                principal=kafka_principal,
+                principal=runtime.kafka_principal,
             )
             if admitted
             else {}

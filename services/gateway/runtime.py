@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -17,7 +18,7 @@ from aiokafka.structs import RecordMetadata
 
 from libs.common.guard import exit_for_denial
 from libs.common.kafka import create_producer
-from libs.common.kafka_security import denial_of
+from libs.common.kafka_security import denial_of, principal
 from libs.common.logging import get_logger
 from libs.common.topics import TopicNames
 from services.gateway.ingest import Admitted, IngestLimits, NotWritten, Written
@@ -68,6 +69,11 @@ class GatewayRuntime:
     _http: httpx.AsyncClient | None = None
     _broker_check: BrokerCheck | None = None
     open_streams: int = 0
+
+    @cached_property
+    def kafka_principal(self) -> str:
+        """Who the broker sees the gateway's clients as, for a refusal's line."""
+        return principal(self.settings.common)
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -152,7 +158,7 @@ async def publish(
     except TimeoutError:
         reason = f"Kafka did not acknowledge within {ack_seconds:g}s"
     except Exception as error:  # the client refused to enqueue: the broker is the cause
-        _exit_if_denied(error, principal)
+        exit_if_denied(error, principal, "WRITE")
         reason = f"Kafka refused the write: {type(error).__name__}"
     else:
         reason = "Kafka did not acknowledge the write"
@@ -161,7 +167,7 @@ async def publish(
             metadata = future.result()
             writes[index] = Written(metadata.partition, metadata.offset)
         elif future.done() and not future.cancelled():
-            _exit_if_denied(future.exception(), principal)
+            exit_if_denied(future.exception(), principal, "WRITE")
             error_name = type(future.exception()).__name__
             writes[index] = NotWritten(f"Kafka refused the write: {error_name}")
         else:
@@ -171,8 +177,10 @@ async def publish(
     return writes
 
 
-def _exit_if_denied(error: BaseException | None, principal: str) -> None:
-    denial = None if error is None else denial_of(error, principal, "WRITE")
+def exit_if_denied(error: BaseException | None, principal: str, operation: str) -> None:
+    """A refusal by the broker stops the gateway (libs/common/guard.py): every
+    request that needs the refused topic would fail until the ACLs are fixed."""
+    denial = None if error is None else denial_of(error, principal, operation)
     if denial is not None:
         exit_for_denial(log, denial)
 

@@ -5,6 +5,8 @@ and one SCRAM user per principal."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,9 @@ from libs.common.acls import create_acls
 from libs.common.provision import provision
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
+from services.cli.stack import REPO
 from tests.conftest import TEST_KAFKA_PORT, local_broker, local_run_dir
+from tests.support.stack import free_port, stack_env
 
 # Beside the plain test broker (each controller takes the next port).
 SECURE_PORT = int(os.environ.get("CONCIERGE_TEST_SECURE_KAFKA_PORT", str(TEST_KAFKA_PORT + 2)))
@@ -48,6 +52,24 @@ class SecuredCluster(NamedTuple):
             kafka_sasl_password=password_of(user),
             **overrides,  # type: ignore[arg-type]
         )
+
+
+def run_decision_as(
+    settings: CommonSettings, tmp_path: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The decision worker run as ``settings``' principal until it exits by itself."""
+    environment = stack_env(settings, tmp_path)
+    environment["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
+    environment["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "services.decision"],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @contextmanager

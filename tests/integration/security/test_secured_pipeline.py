@@ -24,7 +24,12 @@ from libs.common.topics import TopicNames
 from libs.contract.interaction import InteractionEvent
 from libs.pipeline.envelopes import ResolvedRecord
 from services.cli.stack import REPO
-from tests.integration.security.conftest import UNLISTED, SecuredCluster, password_of
+from tests.integration.security.conftest import (
+    UNLISTED,
+    SecuredCluster,
+    password_of,
+    run_decision_as,
+)
 from tests.support.events import interaction
 from tests.support.journey import decisions_made
 from tests.support.kafka_io import event_bytes, produce, wait_for
@@ -98,17 +103,7 @@ def denial_line(returncode: int, output: str) -> dict[str, object]:
 
 def start_decision_as(settings: CommonSettings, tmp_path: Path) -> tuple[dict[str, object], str]:
     """Start the decision worker as ``settings``' principal; its denial line and output."""
-    env = stack_env(settings, tmp_path)
-    env["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
-    env["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
-    finished = subprocess.run(
-        [sys.executable, "-m", "services.decision"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    finished = run_decision_as(settings, tmp_path)
     output = finished.stdout + finished.stderr
     return denial_line(finished.returncode, finished.stdout), output
 
@@ -225,37 +220,15 @@ def test_a_group_denied_at_run_time_stops_with_one_line(
     assert line["resource"] == f"group {group}"
 
 
-def test_a_gateway_refused_a_channels_topic_stops_with_one_line(
-    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
-) -> None:
-    cluster, admin = secured
-    store = TopicNames(admin.topic_prefix).interactions("store")
-    no_store_writes = Grant("User:concierge-gateway", Operation.WRITE, Resource.TOPIC, store)
-    # It may still see the topic: the start-up check passes, the write is refused.
-    describe = Grant(f"User:{UNLISTED}", Operation.DESCRIBE, Resource.TOPIC, store)
-
-    def post_a_store_event(url: str, env: dict[str, str]) -> None:
-        keys = json.loads(env["CONCIERGE_GATEWAY_API_KEYS"])
-        store_key = next(key for key, grant in keys.items() if grant["channel"] == "store")
-        deadline = time.monotonic() + 60
-        while not _answers(f"{url}/ready"):
-            assert time.monotonic() < deadline, "the gateway did not get ready"
-            time.sleep(0.2)
-        event = interaction("store_visit", "store", {"customer_id": "C-1"}, {"store_id": "S-1"})
-        with contextlib.suppress(httpx.HTTPError):  # it may exit before it answers
-            httpx.post(
-                f"{url}/v1/events",
-                headers={"Authorization": f"Bearer {store_key}"},
-                json=event,
-                timeout=30,
-            )
-
-    line = _denied_at_run_time(
-        cluster, admin, tmp_path, "gateway", no_store_writes, post_a_store_event, [describe]
-    )
-    assert line["principal"] == f"User:{UNLISTED}"
-    assert line["operation"] == "WRITE"
-    assert line["resource"] == f"topic {store}"
+def _store_key_once_ready(url: str, env: dict[str, str]) -> str:
+    """The store channel's API key, once the gateway at ``url`` is ready."""
+    keys = json.loads(env["CONCIERGE_GATEWAY_API_KEYS"])
+    deadline = time.monotonic() + 60
+    while not _answers(f"{url}/ready"):
+        assert time.monotonic() < deadline, "the gateway did not get ready"
+        time.sleep(0.2)
+    key: str = next(key for key, grant in keys.items() if grant["channel"] == "store")
+    return key
 
 
 def _answers(url: str) -> bool:
@@ -263,3 +236,57 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _post_a_store_event(url: str, env: dict[str, str]) -> None:
+    store_key = _store_key_once_ready(url, env)
+    event = interaction("store_visit", "store", {"customer_id": "C-1"}, {"store_id": "S-1"})
+    with contextlib.suppress(httpx.HTTPError):  # it may exit before it answers
+        httpx.post(
+            f"{url}/v1/events",
+            headers={"Authorization": f"Bearer {store_key}"},
+            json=event,
+            timeout=30,
+        )
+
+
+def _stream_store_actions(url: str, env: dict[str, str]) -> None:
+    store_key = _store_key_once_ready(url, env)
+    # It exits while the stream is open.
+    with (
+        contextlib.suppress(httpx.HTTPError),
+        httpx.stream(
+            "GET",
+            f"{url}/v1/actions/stream?channel=store",
+            headers={"Authorization": f"Bearer {store_key}"},
+            timeout=30,
+        ) as response,
+    ):
+        for _ in response.iter_bytes():
+            pass
+
+
+@pytest.mark.parametrize(
+    ("operation", "topic_of", "trigger"),
+    [
+        (Operation.WRITE, lambda names: names.interactions("store"), _post_a_store_event),
+        (Operation.READ, lambda names: names.actions("store"), _stream_store_actions),
+    ],
+    ids=["ingest", "action-stream"],
+)
+def test_a_gateway_refused_a_channels_topic_stops_with_one_line(
+    secured: tuple[SecuredCluster, CommonSettings],
+    tmp_path: Path,
+    operation: Operation,
+    topic_of: Callable[[TopicNames], str],
+    trigger: Callable[[str, dict[str, str]], None],
+) -> None:
+    cluster, admin = secured
+    topic = topic_of(TopicNames(admin.topic_prefix))
+    left_out = Grant("User:concierge-gateway", operation, Resource.TOPIC, topic)
+    # It may still see the topic: the start-up check passes, the request is refused.
+    describe = Grant(f"User:{UNLISTED}", Operation.DESCRIBE, Resource.TOPIC, topic)
+    line = _denied_at_run_time(cluster, admin, tmp_path, "gateway", left_out, trigger, [describe])
+    assert line["principal"] == f"User:{UNLISTED}"
+    assert line["operation"] == operation.value
+    assert line["resource"] == f"topic {topic}"

@@ -3,8 +3,6 @@ that does not trust it is told so in one line."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,10 +14,9 @@ from libs.common.acls import create_acls
 from libs.common.provision import provision
 from libs.common.topics import TopicNames
 from libs.common.worker import CONFIG_ERROR_EXIT
-from services.cli.stack import REPO
-from tests.integration.security.conftest import ADMIN, SecuredCluster
+from tests.integration.security.conftest import ADMIN, SecuredCluster, run_decision_as
 from tests.support.kafka_io import produce
-from tests.support.stack import free_port, running_stack, stack_env
+from tests.support.stack import running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -49,18 +46,7 @@ def test_a_client_that_does_not_trust_the_brokers_ca_is_told_so(
         .as_user("concierge-decision")
         .model_copy(update={"kafka_security_protocol": "SASL_SSL", "broker_wait_seconds": 5.0})
     )
-    env = stack_env(untrusting, tmp_path)
-    env["CONCIERGE_BROKER_WAIT_SECONDS"] = "5"
-    env["CONCIERGE_DECISION_DATA_DIR"] = str(tmp_path / "decision")
-    env["CONCIERGE_DECISION_HTTP_PORT"] = str(free_port())
-    finished = subprocess.run(
-        [sys.executable, "-m", "services.decision"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    finished = run_decision_as(untrusting, tmp_path, CONCIERGE_BROKER_WAIT_SECONDS="5")
     assert finished.returncode == CONFIG_ERROR_EXIT, finished.stdout[-2000:]
     assert "CERTIFICATE_VERIFY_FAILED" in finished.stderr
     assert "CONCIERGE_KAFKA_SSL_CAFILE must name the CA" in finished.stderr
