@@ -4,11 +4,12 @@ and one SCRAM user per principal."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +18,7 @@ import pytest
 
 from libs.common.access import SERVICES, Principals, acl_plan
 from libs.common.acls import create_acls
+from libs.common.kafka import create_consumer
 from libs.common.provision import provision
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
@@ -52,6 +54,29 @@ class SecuredCluster(NamedTuple):
             kafka_sasl_password=password_of(user),
             **overrides,  # type: ignore[arg-type]
         )
+
+
+async def read_values(
+    settings: CommonSettings,
+    topic: str,
+    group: str | None,
+    until: Callable[[list[bytes]], bool],
+    timeout: float,
+) -> list[bytes]:
+    """The values on ``topic``, read as ``settings``' principal in ``group`` from the
+    start, until ``until(values)`` or the deadline."""
+    consumer = create_consumer(settings, topic, client_id="test-reader", group_id=group)
+    values: list[bytes] = []
+    try:
+        await consumer.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and not until(values):
+            for records in (await consumer.getmany(timeout_ms=250)).values():
+                values.extend(r.value for r in records if r.value is not None)
+    finally:
+        await consumer.stop()
+    return values
 
 
 def run_decision_as(

@@ -8,10 +8,10 @@ import pytest
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from libs.common.access import channel_group_prefix
-from libs.common.kafka import create_consumer, create_producer
+from libs.common.kafka import create_producer
 from libs.common.settings import CommonSettings
 from libs.common.topics import CHANNELS, TopicNames
-from tests.integration.security.conftest import SecuredCluster
+from tests.integration.security.conftest import SecuredCluster, read_values
 from tests.support.kafka_io import produce
 
 pytestmark = pytest.mark.integration
@@ -28,18 +28,9 @@ async def _send(settings: CommonSettings, topic: str) -> None:
 
 async def _read(settings: CommonSettings, topic: str, group: str | None = None) -> list[bytes]:
     """The values on ``topic`` (read in ``group`` until one arrives, when one is named)."""
-    consumer = create_consumer(settings, topic, client_id="test-channel", group_id=group)
-    values: list[bytes] = []
-    try:
-        await consumer.start()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (30 if group else 1)
-        while loop.time() < deadline and not (group and values):
-            for records in (await consumer.getmany(timeout_ms=250)).values():
-                values.extend(r.value for r in records if r.value is not None)
-    finally:
-        await consumer.stop()
-    return values
+    if group is None:
+        return await read_values(settings, topic, None, lambda _: False, timeout=1)
+    return await read_values(settings, topic, group, bool, timeout=30)
 
 
 async def test_a_channel_principal_works_only_on_its_own_channel(

@@ -13,14 +13,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from pydantic import SecretStr
 
-from libs.common.access import Grant, Operation, Pattern, Resource, grants_for, service_uses
+from libs.common.access import (
+    Grant,
+    Operation,
+    Pattern,
+    Resource,
+    channel_group_prefix,
+    grants_for,
+    service_uses,
+)
 from libs.common.acls import create_acls
 from libs.common.guard import EXIT_KAFKA_DENIED
 from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames
+from libs.contract.common import Channel
 from libs.contract.interaction import InteractionEvent
 from libs.pipeline.envelopes import ResolvedRecord
 from services.cli.stack import REPO
@@ -28,6 +38,7 @@ from tests.integration.security.conftest import (
     UNLISTED,
     SecuredCluster,
     password_of,
+    read_values,
     run_decision_as,
 )
 from tests.support.events import interaction
@@ -61,9 +72,20 @@ async def test_the_pipeline_runs_with_a_principal_per_service(
     with running_stack(base, tmp_path, *services, service_env=per_service) as stack:
         web = cluster.as_user("channel-web", topic_prefix=admin.topic_prefix)
         customer = "C-secured-1"
-        event = interaction("page_view", "web", {"customer_id": customer}, {"page_type": "home"})
-        await produce(web, [(names.interactions("web"), None, event_bytes(event))])
-        await wait_for(lambda: decisions_made(stack) >= 1, timeout=90, what="a decision")
+        complaint = interaction(
+            "complaint_opened", "web", {"customer_id": customer}, {"case_id": "K-1"}
+        )
+        await produce(web, [(names.interactions("web"), None, event_bytes(complaint))])
+        # The channel's own outputs come back to it, read in its own group name space.
+        group = f"{channel_group_prefix(names, Channel.web)}-banner"
+
+        def for_customer(values: list[bytes]) -> bool:
+            return any(orjson.loads(value)["customer_id"] == customer for value in values)
+
+        for topic in (names.actions("web"), names.suppressions):
+            seen = await read_values(web, topic, group, for_customer, timeout=90)
+            assert for_customer(seen), f"nothing for {customer} on {topic}"
+        assert decisions_made(stack) >= 1
 
         keys = json.loads(stack.base_env["CONCIERGE_GATEWAY_API_KEYS"])
         web_key = next(key for key, grant in keys.items() if grant["channel"] == "web")
