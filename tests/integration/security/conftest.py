@@ -111,13 +111,14 @@ def secured_broker(port: int, security: str) -> Iterator[str]:
         yield bootstrap
 
 
-@pytest.fixture(scope="session")
+# Torn down after these tests: no third broker for the rest of the session.
+@pytest.fixture(scope="package")
 def secured_cluster() -> Iterator[SecuredCluster]:
     with secured_broker(SECURE_PORT, "sasl") as bootstrap:
         yield SecuredCluster(bootstrap)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tls_cluster() -> Iterator[SecuredCluster]:
     with secured_broker(TLS_PORT, "sasl_ssl") as bootstrap:
         ca = local_run_dir("kafka-test-sasl_ssl", TLS_PORT) / "tls" / "ca.pem"
