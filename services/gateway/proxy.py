@@ -40,6 +40,12 @@ async def forward_get(
         raise UpstreamUnavailable(upstream, "it did not answer in time") from error
     except httpx.TransportError as error:
         raise UpstreamUnavailable(upstream, f"cannot reach it ({type(error).__name__})") from error
+    if answer.status_code == 401:
+        # The client's own key was accepted here: a 401 upstream is the gateway's
+        # query token, a deployment mistake the caller cannot fix.
+        raise UpstreamUnavailable(
+            upstream, "it refused the gateway's query token (CONCIERGE_QUERY_TOKEN differs)"
+        )
     headers = {name: answer.headers[name] for name in _PASSED_HEADERS if name in answer.headers}
     if answer.status_code >= 500:
         log.warning("upstream_error", upstream=upstream, status=answer.status_code)
