@@ -68,6 +68,7 @@ from typing import Any, NamedTuple, cast
 import aiokafka
 import faust
 import rocksdict
+from aiokafka.errors import KafkaError
 from faust.assignor import PartitionAssignor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
 from faust.types import TP
@@ -194,7 +195,15 @@ class BatchConsumer(Consumer):
             async for item in super().getmany(timeout):
                 yield item
             return
-        records, active = await self._wait_next_records(timeout)
+        try:
+            records, active = await self._wait_next_records(timeout)
+        except KafkaError as error:
+            # A fetch the broker refuses (no Read ACL on an input topic): Faust
+            # would crash with a traceback and exit 1, to be restarted forever.
+            denial = denial_of(error, app_principal(cast(faust.App, self.app)), "READ")
+            if denial is not None:
+                exit_for_denial(get_logger("concierge.worker"), denial)
+            raise
         generation = self.app.consumer_generation_id
         if records is None or self.should_stop:
             return

@@ -100,4 +100,6 @@ def run_faust_service(
     worker = Worker(
         app, loop=loop, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False
     )
+    # Its terminal spinner writes cursor escapes into the JSON log lines on stdout.
+    worker.spinner = None
     worker.execute_from_commandline()

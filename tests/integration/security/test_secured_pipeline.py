@@ -201,12 +201,8 @@ def _denied_at_run_time(
     return denial_line(process.returncode, output)
 
 
-def _decision_denied_at_run_time(
-    cluster: SecuredCluster, admin: CommonSettings, tmp_path: Path, left_out: Grant
-) -> dict[str, object]:
-    """The decision worker without ``left_out``, sent one event."""
-
-    def send_an_event(url: str, env: dict[str, str]) -> None:
+def _send_a_resolved_event(admin: CommonSettings) -> Callable[[str, dict[str, str]], None]:
+    def send(url: str, env: dict[str, str]) -> None:
         event = InteractionEvent.model_validate(
             interaction("page_view", "web", {"customer_id": "C-denied-1"})
         )
@@ -214,32 +210,59 @@ def _decision_denied_at_run_time(
         names = TopicNames(admin.topic_prefix)
         asyncio.run(produce(admin, [(names.resolved, b"C-denied-1", resolved.to_bytes())]))
 
-    return _denied_at_run_time(cluster, admin, tmp_path, "decision", left_out, send_an_event)
+    return send
 
 
-def test_a_write_denied_at_run_time_stops_with_one_line(
-    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
+@pytest.mark.parametrize(
+    ("left_out", "operation", "resource"),
+    [
+        # Its changelogs: the first table write of the first event.
+        (
+            (Operation.WRITE, Resource.TOPIC, "concierge-decision-", Pattern.PREFIXED),
+            "WRITE",
+            "topic concierge-decision-",
+        ),
+        # Its consumer group: joining it.
+        (
+            (Operation.READ, Resource.GROUP, "concierge-decision", Pattern.LITERAL),
+            "READ",
+            "group concierge-decision",
+        ),
+        # Its input (still visible): fetching from it.
+        (
+            (Operation.READ, Resource.TOPIC, "concierge.internal.resolved", Pattern.LITERAL),
+            "READ",
+            "topic concierge.internal.resolved",
+        ),
+    ],
+    ids=["changelog-write", "group", "input-read"],
+)
+def test_a_stage_refused_at_run_time_stops_with_one_line(
+    secured: tuple[SecuredCluster, CommonSettings],
+    tmp_path: Path,
+    left_out: tuple[Operation, Resource, str, Pattern],
+    operation: str,
+    resource: str,
 ) -> None:
     cluster, admin = secured
-    owned = f"{admin.topic_prefix}concierge-decision-"
-    no_changelog_writes = Grant(
-        "User:concierge-decision", Operation.WRITE, Resource.TOPIC, owned, Pattern.PREFIXED
+    prefix = admin.topic_prefix
+    op, kind, name, pattern = left_out
+    refused = Grant("User:concierge-decision", op, kind, prefix + name, pattern)
+    # Still allowed to see the resource: the start-up check passes, the work is refused.
+    visible = Grant(f"User:{UNLISTED}", Operation.DESCRIBE, kind, prefix + name, pattern)
+    line = _denied_at_run_time(
+        cluster,
+        admin,
+        tmp_path,
+        "decision",
+        refused,
+        _send_a_resolved_event(admin),
+        [visible],
     )
-    line = _decision_denied_at_run_time(cluster, admin, tmp_path, no_changelog_writes)
     assert line["principal"] == f"User:{UNLISTED}"
-    assert line["operation"] == "WRITE"
-    assert str(line["resource"]).startswith(f"topic {owned}")
-
-
-def test_a_group_denied_at_run_time_stops_with_one_line(
-    secured: tuple[SecuredCluster, CommonSettings], tmp_path: Path
-) -> None:
-    cluster, admin = secured
-    group = f"{admin.topic_prefix}concierge-decision"
-    no_group = Grant("User:concierge-decision", Operation.READ, Resource.GROUP, group)
-    line = _decision_denied_at_run_time(cluster, admin, tmp_path, no_group)
-    assert line["principal"] == f"User:{UNLISTED}"
-    assert line["resource"] == f"group {group}"
+    assert line["operation"] == operation
+    kind_word, _, named = resource.partition(" ")
+    assert str(line["resource"]).startswith(f"{kind_word} {prefix}{named}")
 
 
 def _store_key_once_ready(url: str, env: dict[str, str]) -> str:
