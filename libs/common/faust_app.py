@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import faust
+from aiohttp import web as aiohttp_web
 from faust.sensors import Sensor
 from faust.transport.drivers.aiokafka import Producer, credentials_to_aiokafka_auth
 from faust.web import Request, Response, View
@@ -67,12 +68,33 @@ class IdempotentProducer(Producer):
         return {"acks": "all", "enable_idempotence": True}
 
 
+QUERY_PATHS = "/v1/"
+
+
 class ClosedWeb(AiohttpWeb):
     """Faust's aiohttp web server without its index page either ("/" says
     {"status": "OK"} to anyone): registered as the ``concierge`` web driver in
-    pyproject.toml. The table, router, graph and stats views are off by setting."""
+    pyproject.toml. The table, router, graph and stats views are off by setting;
+    with a query token, every query (a path under /v1/) needs it."""
 
     production_blueprints: ClassVar[Any] = ()
+
+    def require_token(self, allowed: Callable[[Any], bool]) -> None:
+        @aiohttp_web.middleware
+        async def check_token(request: Any, handler: Any) -> Any:
+            if request.path.startswith(QUERY_PATHS) and not allowed(request):
+                body = {
+                    "type": "about:blank",
+                    "title": "Unauthorized",
+                    "status": 401,
+                    "detail": "this query needs the worker's query token (CONCIERGE_QUERY_TOKEN)",
+                }
+                return aiohttp_web.json_response(
+                    body, status=401, content_type="application/problem+json"
+                )
+            return await handler(request)
+
+        self.web_app.middlewares.append(check_token)
 
 
 class ExitOnSendError(Sensor):
@@ -187,6 +209,8 @@ def create_faust_app(
     if single_writer:
         app.conf.PartitionAssignor = "libs.common.batch_stage:SingleWriterAssignor"  # type: ignore[assignment]
     app.sensors.add(ExitOnSendError(principal(settings)))
+    if settings.query_token.get_secret_value():
+        cast(ClosedWeb, app.web).require_token(query_guard(settings))
     return app
 
 

@@ -24,7 +24,6 @@ from libs.common.faust_app import (
     create_table,
     kafka_connection,
     observe,
-    query_guard,
 )
 from libs.common.topics import TopicNames
 from libs.context import CustomerContext, is_expired, summarize
@@ -59,7 +58,6 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         standby_replicas=settings.standby_replicas,
         advertised_url=settings.advertised_url,
     )
-    may_query = query_guard(common)
     telemetry = observe(app, "decision")
     contexts = create_table(
         app, CONTEXTS, partitions=common.partitions, help="customer_id -> CustomerContext"
@@ -115,18 +113,10 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
                 expire = ResolvedRecord(kind="expire", customer_id=customer_id)
                 await resolved.send(key=customer_id.encode(), value=expire.to_bytes())
 
-    def unauthorized(view: View) -> Response:
-        return view.json(
-            {"error": "unauthorized", "detail": "this query needs the worker's query token"},
-            status=401,
-        )
-
     @app.page("/v1/customers/{customer_id}/context")
     class CustomerContextView(View):
         @app.table_route(table=contexts, match_info="customer_id")  # type: ignore[arg-type]
         async def get(self, request: Request, customer_id: str) -> Response:
-            if not may_query(request):
-                return unauthorized(self)
             context = load_context(customer_id)
             if context is None:
                 return self.json(
@@ -140,8 +130,6 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
     class NextBestActionView(View):
         @app.table_route(table=contexts, match_info="customer_id")  # type: ignore[arg-type]
         async def get(self, request: Request, customer_id: str) -> Response:
-            if not may_query(request):
-                return unauthorized(self)
             channel = request.query.get("channel", "")
             if channel not in {c.value for c in Channel}:
                 return self.json(

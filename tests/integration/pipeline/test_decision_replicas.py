@@ -105,6 +105,11 @@ async def test_either_replica_answers_for_every_customer(
                     context = f"{url}/v1/customers/{customer}/context"
                     assert answers(context) == 401
                     assert answers(context, {"Authorization": "Bearer wrong"}) == 401
+                refused = httpx.get(f"{url}/v1/customers/{customers[0]}/context", timeout=5)
+                assert refused.headers["content-type"].startswith("application/problem+json")
+                assert refused.json()["status"] == 401
+                # Health, readiness and metrics need no token.
+                assert answers(f"{url}/metrics") == 200
                 # Faust's raw views are not served.
                 for path in (
                     "/",
