@@ -15,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,20 +70,32 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
             yield container.get_bootstrap_server()
         return
+    with local_broker(TEST_KAFKA_PORT, "kafka-test") as bootstrap:
+        yield bootstrap
+
+
+def local_run_dir(run_name: str, port: int) -> Path:
+    return REPO / ".run" / f"{run_name}-{port}"
+
+
+@contextmanager
+def local_broker(port: int, run_name: str, **settings: str) -> Iterator[str]:
+    """A broker from deploy/kafka/kafka.sh on ``port`` (``settings``: its KAFKA_*
+    variables), with a fresh data dir: leftovers from an earlier run must not leak in."""
     env = dict(
         os.environ,
-        KAFKA_PORT=str(TEST_KAFKA_PORT),
+        KAFKA_PORT=str(port),
         PYTHON=sys.executable,
-        KAFKA_RUN_DIR=str(REPO / ".run" / f"kafka-test-{TEST_KAFKA_PORT}"),
+        KAFKA_RUN_DIR=str(local_run_dir(run_name, port)),
+        **settings,
     )
     script = str(REPO / "deploy" / "kafka" / "kafka.sh")
-    # A fresh data dir per session: leftovers from an earlier run must not leak in.
     subprocess.run([script, "wipe"], env=env, capture_output=True, check=False)
     started = subprocess.run([script, "up"], env=env, capture_output=True, text=True)
     if started.returncode != 0:
         _no_broker(f"local broker failed to start: {started.stderr.strip()}")
     try:
-        yield f"127.0.0.1:{TEST_KAFKA_PORT}"
+        yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([script, "wipe"], env=env, capture_output=True, check=False)
 

@@ -63,11 +63,12 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import aiokafka
 import faust
 import rocksdict
+from aiokafka.errors import KafkaError
 from faust.assignor import PartitionAssignor
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
 from faust.types import TP
@@ -87,11 +88,19 @@ from libs.common.batch import (
 from libs.common.faust_app import (
     IdempotentProducer,
     Telemetry,
-    bootstrap_servers,
+    app_principal,
     faust_ready,
+    kafka_connection,
 )
-from libs.common.guard import LetterBuilder, exit_for_redelivery, exit_for_restart, raw_letter
+from libs.common.guard import (
+    LetterBuilder,
+    exit_for_denial,
+    exit_for_redelivery,
+    exit_for_restart,
+    raw_letter,
+)
 from libs.common.kafka import holds_records
+from libs.common.kafka_security import denial_of
 from libs.common.logging import get_logger
 from libs.common.stall import Sample, StallDetector
 from libs.contract.codec import to_json_bytes
@@ -134,6 +143,30 @@ class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 
+    async def on_start(self) -> None:
+        await super().on_start()
+        consumer = self._ensure_consumer()
+        self._exit_on_denials(consumer._coordinator)
+
+    def _exit_on_denials(self, coordinator: Any) -> None:
+        """A refusal by the group coordinator (no ACL for the group, or for a
+        subscribed topic) stops the worker with its one line. aiokafka keeps such
+        an error for the next ``getmany``, which Faust never calls (it fetches
+        through the fetcher), so the worker would wait for an assignment forever."""
+        who = app_principal(cast(faust.App, self.consumer.app))
+        log = get_logger("concierge.worker")
+        push_error = coordinator._push_error_to_user
+
+        def exit_or_push(error: BaseException) -> Any:
+            denial = denial_of(error, who, "READ")
+            if denial is not None:
+                exit_for_denial(log, denial)
+            return push_error(error)
+
+        coordinator._push_error_to_user = exit_or_push
+        if coordinator._pending_exception is not None:  # pushed while it started
+            exit_or_push(coordinator._pending_exception)
+
 
 class BatchConsumer(Consumer):
     """Faust's aiokafka consumer, handing the topics of batch stages a batch at a time."""
@@ -162,7 +195,15 @@ class BatchConsumer(Consumer):
             async for item in super().getmany(timeout):
                 yield item
             return
-        records, active = await self._wait_next_records(timeout)
+        try:
+            records, active = await self._wait_next_records(timeout)
+        except KafkaError as error:
+            # A fetch the broker refuses (no Read ACL on an input topic): Faust
+            # would crash with a traceback and exit 1, to be restarted forever.
+            denial = denial_of(error, app_principal(cast(faust.App, self.app)), "READ")
+            if denial is not None:
+                exit_for_denial(get_logger("concierge.worker"), denial)
+            raise
         generation = self.app.consumer_generation_id
         if records is None or self.should_stop:
             return
@@ -514,7 +555,13 @@ class BatchStage:
             # oldest one that may have been handled before.
             await self.on_take_over(tp.topic, tp.partition, (first.timestamp or 0) / 1000)
         except Exception as error:
-            exit_for_redelivery(self.log, error, partition=f"{tp.topic}[{tp.partition}]")
+            exit_for_redelivery(
+                self.log,
+                error,
+                principal=app_principal(self.app),
+                operation="READ",
+                partition=f"{tp.topic}[{tp.partition}]",
+            )
 
     def _handle_one(
         self, record: InputRecord, views: Mapping[str, TableView], now: datetime
@@ -630,7 +677,9 @@ class BatchStage:
             except Exception as error:
                 # Not delivered after the client's retries: nothing of this batch
                 # or later may be committed or stored.
-                exit_for_redelivery(self.log, error)
+                exit_for_redelivery(
+                    self.log, error, principal=app_principal(self.app), operation="WRITE"
+                )
             for flush in group:
                 self._in_flight.popleft()
                 if flush.done is not None and not flush.done.done():
@@ -845,7 +894,7 @@ def watch_stalls(
             # commit markers past the last record handled.
             start, end = samples[tp].committed or 0, ends[tp]
             try:
-                if await holds_records(bootstrap_servers(app), tp.topic, tp.partition, start, end):
+                if await holds_records(kafka_connection(app), tp.topic, tp.partition, start, end):
                     continue
             except Exception as error:  # could not tell: look again at the next check
                 log.info("stall_check_skipped", error=repr(error))

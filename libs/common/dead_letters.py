@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from libs.common.kafka import create_consumer, create_producer
 from libs.common.settings import CommonSettings
+from libs.common.topics import TopicNames
 from libs.contract.dlq import DeadLetter, ErrorCode
 
 
@@ -63,7 +64,8 @@ async def replay_dead_letters(
     starts are replayed: a letter that fails again lands after them, and is
     left for the next replay (else an unfixed letter would loop for ever).
     """
-    group = f"{settings.topic_prefix}concierge-dlq-replay-{code.value if code else 'all'}"
+    prefix = TopicNames(settings.topic_prefix).dlq_replay_group_prefix
+    group = f"{prefix}{code.value if code else 'all'}"
     consumer = create_consumer(
         settings, dlq_topic, client_id="concierge-cli-replay", group_id=group
     )

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
-from libs.common.kafka import records_since
+from libs.common.kafka import connection, records_since
 from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames
 from libs.contract.codec import from_json_bytes
@@ -43,7 +43,7 @@ async def read_customer_log(settings: CommonSettings, customer_id: str) -> Custo
     keys_topic = names.changelog(*LOG_KEYS_TABLE)
     partition = partition_of(customer_id, settings.partitions)
     found = await records_since(
-        settings.kafka_bootstrap_servers,
+        connection(settings),
         [keys_topic, log_topic],
         0,
         keys_of=TopicPartition(log_topic, partition),

@@ -8,23 +8,29 @@
   partition, and Faust's defaults (2 GiB block cache, 3 x 64 MiB write buffers
   per database) would not fit every partition of every service on one machine;
 - internal topics (changelogs) named after the app id, which carries the
-  deployment's topic prefix, so they never collide with contract topics.
+  deployment's topic prefix, so they never collide with contract topics;
+- a closed web surface: Faust's own views (``/table/...`` hands out raw table
+  values, ``/router/`` the partition map) are off, so a worker serves only
+  /health, /ready, /metrics and the queries a service adds, and it advertises
+  the URL other replicas forward a query to (``advertised_url``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hmac
+import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import faust
+from aiohttp import web as aiohttp_web
 from faust.sensors import Sensor
-from faust.transport.drivers.aiokafka import (
-    Producer,
-)
+from faust.transport.drivers.aiokafka import Producer, credentials_to_aiokafka_auth
 from faust.web import Request, Response, View
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from mode.utils.times import Seconds
 from prometheus_client import CollectorRegistry, Counter
 
@@ -32,6 +38,7 @@ from libs.common.guard import (
     exit_for_redelivery,
 )
 from libs.common.health import HealthState
+from libs.common.kafka_security import faust_credentials, principal, principal_of
 from libs.common.logging import get_logger
 from libs.common.settings import CommonSettings
 from libs.common.telemetry import instrument_process
@@ -63,17 +70,66 @@ class IdempotentProducer(Producer):
         return {"acks": "all", "enable_idempotence": True}
 
 
+QUERY_PATHS = "/v1/"
+
+
+class ClosedWeb(AiohttpWeb):
+    """Faust's aiohttp web server without its index page either ("/" says
+    {"status": "OK"} to anyone): registered as the ``concierge`` web driver in
+    pyproject.toml. The table, router, graph and stats views are off by setting;
+    with a query token, every query (a path under /v1/) needs it."""
+
+    production_blueprints: ClassVar[Any] = ()
+
+    def require_token(self, allowed: Callable[[Any], bool]) -> None:
+        @aiohttp_web.middleware
+        async def check_token(request: Any, handler: Any) -> Any:
+            if request.path.startswith(QUERY_PATHS) and not allowed(request):
+                body = {
+                    "type": "about:blank",
+                    "title": "Unauthorized",
+                    "status": 401,
+                    "detail": "this query needs the worker's query token (CONCIERGE_QUERY_TOKEN)",
+                }
+                return aiohttp_web.json_response(
+                    body, status=401, content_type="application/problem+json"
+                )
+            return await handler(request)
+
+        self.web_app.middlewares.append(check_token)
+
+
 class ExitOnSendError(Sensor):
     """A record Faust failed to deliver (after the client's retries) must not be
     committed past: Faust only logs it, so the worker exits for redelivery."""
 
+    def __init__(self, principal: str) -> None:
+        super().__init__()
+        self.principal = principal
+
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        exit_for_redelivery(get_logger("concierge.worker"), exc)
+        exit_for_redelivery(
+            get_logger("concierge.worker"), exc, principal=self.principal, operation="WRITE"
+        )
 
 
 def bootstrap_servers(app: faust.App) -> str:
     """The app's brokers as a Kafka client's bootstrap list."""
     return ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
+
+
+def app_principal(app: faust.App) -> str:
+    """The principal the app's clients authenticate as."""
+    return principal_of(credentials_to_aiokafka_auth(app.conf.broker_credentials))
+
+
+def kafka_connection(app: faust.App) -> dict[str, Any]:
+    """The app's brokers and credentials as aiokafka client options
+    (libs.common.kafka.connection, for clients made beside the worker's own)."""
+    return {
+        "bootstrap_servers": bootstrap_servers(app),
+        **credentials_to_aiokafka_auth(app.conf.broker_credentials),
+    }
 
 
 def broker_url(settings: CommonSettings) -> str:
@@ -85,12 +141,24 @@ def broker_url(settings: CommonSettings) -> str:
     return ";".join(f"concierge://{server}" for server in servers)
 
 
+def advertised(settings: CommonSettings, web_port: int, advertised_url: str | None) -> str:
+    """Where other replicas reach this worker: the setting, else the bind address,
+    else (bound to every interface) this host's name."""
+    if advertised_url:
+        return advertised_url
+    host = settings.http_host
+    if host in {"0.0.0.0", "::", ""}:
+        host = socket.gethostname()
+    return f"http://{host}:{web_port}"
+
+
 def create_faust_app(
     service: str,
     settings: CommonSettings,
     *,
     web_port: int,
     data_dir: Path,
+    advertised_url: str | None = None,
     standby_replicas: int = 0,
     commit_interval: Seconds = 1.0,
     single_writer: bool = False,
@@ -102,13 +170,21 @@ def create_faust_app(
     app = faust.App(
         app_id,
         broker=broker_url(settings),
+        broker_credentials=faust_credentials(settings),
         store="rocksdb://",
         datadir=str(data_dir),
         web_enabled=True,
+        web="concierge://",
         web_host=settings.http_host,
         web_port=web_port,
         web_bind=settings.http_host,
         web_in_thread=False,
+        # Carried in the group's assignment: table_route forwards a query here.
+        canonical_url=advertised(settings, web_port, advertised_url),
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
         producer_acks=-1,
         producer_linger_ms=5,
         # Contexts travel whole (5 KB typical) and every table write adds a
@@ -134,7 +210,9 @@ def create_faust_app(
     )
     if single_writer:
         app.conf.PartitionAssignor = "libs.common.batch_stage:SingleWriterAssignor"  # type: ignore[assignment]
-    app.sensors.add(ExitOnSendError())
+    app.sensors.add(ExitOnSendError(principal(settings)))
+    if settings.query_token.get_secret_value():
+        cast(ClosedWeb, app.web).require_token(query_guard(settings))
     return app
 
 
@@ -216,6 +294,21 @@ def faust_ready(app: faust.App) -> bool:
         and not recovery.in_recovery
         and recovery.completed.is_set()
     )
+
+
+def query_guard(settings: CommonSettings) -> Callable[[Request], bool]:
+    """Whether a request may read a query endpoint: with ``query_token`` set, only
+    one that carries it as ``Authorization: Bearer <token>`` (the gateway does)."""
+    token = settings.query_token.get_secret_value()
+    expected = f"Bearer {token}".encode()
+
+    def allowed(request: Request) -> bool:
+        if not token:
+            return True
+        given = request.headers.get("Authorization", "").encode()
+        return hmac.compare_digest(given, expected)
+
+    return allowed
 
 
 def install_health_views(app: faust.App, state: HealthState) -> None:

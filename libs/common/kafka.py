@@ -2,13 +2,14 @@
 
 Producers: ``acks=all`` and idempotence on (no duplicates from retries, no
 reordering within a partition). Consumers: manual commits, earliest reset,
-explicit client ids so the broker's logs and quotas say who is who.
+explicit client ids so the broker's logs and quotas say who is who. Every
+client connects with the deployment's security settings (``connection``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -16,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from libs.common.kafka_security import client_security
 from libs.common.settings import CommonSettings
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -33,8 +35,13 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
 }
 
 
+def connection(settings: CommonSettings) -> dict[str, Any]:
+    """Where the brokers are and how to authenticate to them: every client's first options."""
+    return {"bootstrap_servers": settings.kafka_bootstrap_servers, **client_security(settings)}
+
+
 def producer_config(settings: CommonSettings, client_id: str, **overrides: Any) -> dict[str, Any]:
-    config = {"bootstrap_servers": settings.kafka_bootstrap_servers, "client_id": client_id}
+    config = {**connection(settings), "client_id": client_id}
     config.update(PRODUCER_DEFAULTS)
     config.update(overrides)
     return config
@@ -43,11 +50,7 @@ def producer_config(settings: CommonSettings, client_id: str, **overrides: Any) 
 def consumer_config(
     settings: CommonSettings, client_id: str, group_id: str | None, **overrides: Any
 ) -> dict[str, Any]:
-    config = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "client_id": client_id,
-        "group_id": group_id,
-    }
+    config = {**connection(settings), "client_id": client_id, "group_id": group_id}
     config.update(CONSUMER_DEFAULTS)
     config.update(overrides)
     return config
@@ -69,7 +72,7 @@ def create_consumer(
 
 def create_admin(settings: CommonSettings, client_id: str) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection(settings),
         client_id=client_id,
         request_timeout_ms=15_000,
     )
@@ -78,10 +81,10 @@ def create_admin(settings: CommonSettings, client_id: str) -> AIOKafkaAdminClien
 PROBE_SECONDS = 10.0
 
 
-def _reader(bootstrap_servers: str, client_id: str, seconds: float) -> AIOKafkaConsumer:
+def _reader(kafka: Mapping[str, Any], client_id: str, seconds: float) -> AIOKafkaConsumer:
     """A read-committed consumer outside any group, for a bounded look at a topic."""
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka,
         client_id=client_id,
         group_id=None,
         request_timeout_ms=int(seconds * 1000),
@@ -90,7 +93,7 @@ def _reader(bootstrap_servers: str, client_id: str, seconds: float) -> AIOKafkaC
 
 
 async def holds_records(
-    bootstrap_servers: str,
+    kafka: Mapping[str, Any],
     topic: str,
     partition: int,
     start: int,
@@ -99,9 +102,9 @@ async def holds_records(
     """Whether offsets ``start`` to ``end - 1`` of a partition hold any record a
     read-committed consumer is given. Offsets can hold none: a transactional
     producer's commit markers, and its aborted records. TimeoutError if it could
-    not tell within ``PROBE_SECONDS``."""
+    not tell within ``PROBE_SECONDS``. ``kafka``: a ``connection``."""
     tp = TopicPartition(topic, partition)
-    consumer = _reader(bootstrap_servers, "concierge-offset-probe", PROBE_SECONDS)
+    consumer = _reader(kafka, "concierge-offset-probe", PROBE_SECONDS)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + PROBE_SECONDS
     await consumer.start()
@@ -123,7 +126,7 @@ READ_BACK_SECONDS = 30.0
 
 
 async def records_since(
-    bootstrap_servers: str,
+    kafka: Mapping[str, Any],
     topics: Sequence[str],
     since_ms: int,
     *,
@@ -135,7 +138,7 @@ async def records_since(
     has as many partitions as ``keys_of.topic`` (the producers' default
     partitioner hashes a key alike for both), every partition otherwise.
     TimeoutError if not read within ``READ_BACK_SECONDS``."""
-    consumer = _reader(bootstrap_servers, "concierge-read-back", READ_BACK_SECONDS)
+    consumer = _reader(kafka, "concierge-read-back", READ_BACK_SECONDS)
     await consumer.start()
     try:
         async with asyncio.timeout(READ_BACK_SECONDS):

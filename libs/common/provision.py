@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames, TopicSpec, all_topics
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
+TOPIC_AUTHORIZATION_FAILED = 29
 VISIBLE_WITHIN_SECONDS = 30.0
 
 
@@ -45,19 +47,27 @@ class ProvisionReport:
     existing: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
+    # Topics the principal may not describe (or whose configs it may not read).
+    denied: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.drift and not self.missing
+        return not self.drift and not self.missing and not self.denied
 
 
-async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+async def _partition_counts(
+    admin: AIOKafkaAdminClient, names: list[str], denied: list[str] | None = None
+) -> dict[str, int]:
+    """Partitions of the topics that exist; topics not authorized go to ``denied``."""
     described = await admin.describe_topics(names)
-    return {
-        entry["topic"]: len(entry["partitions"])
-        for entry in described
-        if entry["error_code"] != UNKNOWN_TOPIC_OR_PARTITION
-    }
+    counts = {}
+    for entry in described:
+        if entry["error_code"] == TOPIC_AUTHORIZATION_FAILED:
+            if denied is not None:
+                denied.append(entry["topic"])
+        elif entry["error_code"] != UNKNOWN_TOPIC_OR_PARTITION:
+            counts[entry["topic"]] = len(entry["partitions"])
+    return counts
 
 
 async def _topic_configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
@@ -68,6 +78,8 @@ async def _topic_configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[s
     for response in await admin.describe_configs(resources):
         payload: dict[str, Any] = response.to_object()
         for resource in payload["resources"]:
+            if resource["error_code"] == TOPIC_AUTHORIZATION_FAILED:
+                continue  # left out: reported as denied by the caller
             configs[resource["resource_name"]] = {
                 entry["config_names"]: entry["config_value"] for entry in resource["config_entries"]
             }
@@ -116,8 +128,10 @@ async def provision_topics(
 ) -> ProvisionReport:
     report = ProvisionReport()
     names = [spec.name for spec in specs]
-    existing = await _partition_counts(admin, names)
-    to_create = [spec for spec in specs if spec.name not in existing]
+    existing = await _partition_counts(admin, names, report.denied)
+    to_create = [
+        spec for spec in specs if spec.name not in existing and spec.name not in report.denied
+    ]
     if create and to_create:
         new_topics = [
             NewTopic(spec.name, spec.partitions, replication_factor, topic_configs=spec.config())
@@ -138,18 +152,26 @@ async def provision_topics(
         existing.update(await _partition_counts(admin, [s.name for s in existing_specs]))
     configs = await _topic_configs(admin, [spec.name for spec in existing_specs])
     for spec in existing_specs:
+        if spec.name not in configs:
+            report.denied.append(spec.name)
+            continue
         report.existing.append(spec.name)
-        report.drift.extend(find_drift(spec, existing[spec.name], configs.get(spec.name, {})))
+        report.drift.extend(find_drift(spec, existing[spec.name], configs[spec.name]))
     return report
 
 
-async def provision(settings: CommonSettings, *, create: bool = True) -> ProvisionReport:
+async def provision(
+    settings: CommonSettings, *, create: bool = True, only: Callable[[str], bool] | None = None
+) -> ProvisionReport:
+    """``only``: check just the topics it accepts (a service's own, under its ACLs)."""
     specs = all_topics(
         TopicNames(settings.topic_prefix),
         settings.partitions,
         settings.decision_log_retention_ms,
     )
-    await wait_for_broker(settings.kafka_bootstrap_servers, settings.broker_wait_seconds)
+    if only is not None:
+        specs = [spec for spec in specs if only(spec.name)]
+    await wait_for_broker(settings, settings.broker_wait_seconds)
     admin = create_admin(settings, client_id="concierge-provision")
     await admin.start()
     try:
@@ -162,6 +184,7 @@ def render(report: ProvisionReport) -> str:
     lines = [f"created {name}" for name in report.created]
     lines += [f"missing {name}" for name in report.missing]
     lines += [f"drift   {item}" for item in report.drift]
+    lines += [f"denied  {name}" for name in report.denied]
     lines.append(
         f"{len(report.created)} created, {len(report.existing)} existing, "
         f"{len(report.missing)} missing, {len(report.drift)} drifted"

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CONCIERGE_"
@@ -34,6 +34,11 @@ SERVICE_SCOPES = (
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
+
 
 class UnknownSettingError(ValueError):
     """Raised when the environment names a setting no service knows."""
@@ -43,7 +48,12 @@ class CommonSettings(BaseSettings):
     """What every Concierge process needs: the broker, topic names, logging."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", populate_by_name=True
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        # A validation error must never echo a password it was given.
+        hide_input_in_errors=True,
     )
 
     kafka_bootstrap_servers: str = Field(
@@ -78,6 +88,60 @@ class CommonSettings(BaseSettings):
     @property
     def decision_log_retention_ms(self) -> int:
         return int(self.decision_log_retention_days * 24 * 60 * 60 * 1000)
+
+    # How every Kafka client authenticates (docs/operations.md, "Securing
+    # Kafka"); libs/common/kafka_security.py turns these into client options.
+    # Secrets are SecretStr: never in a repr, a log line or an error.
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    # A file holding the password instead (a mounted Kubernetes Secret); it wins.
+    kafka_sasl_password_file: Path | None = None
+    # PEM files; without a CA file the system's trust store verifies the broker.
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr = SecretStr("")
+    # Required on the workers' query endpoints when set; the gateway and the
+    # CLI send it (docs/operations.md, "The worker surface").
+    query_token: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> CommonSettings:
+        """A half-configured security setting fails at start-up, not at the first fetch."""
+        if self.kafka_security_protocol in SASL_PROTOCOLS:
+            if not self.kafka_sasl_username:
+                raise ValueError(
+                    f"CONCIERGE_KAFKA_SASL_USERNAME is required with {self.kafka_security_protocol}"
+                )
+            has_file = self.kafka_sasl_password_file is not None
+            if not has_file and not self.kafka_sasl_password.get_secret_value():
+                raise ValueError(
+                    "CONCIERGE_KAFKA_SASL_PASSWORD or CONCIERGE_KAFKA_SASL_PASSWORD_FILE is "
+                    f"required with {self.kafka_security_protocol}"
+                )
+        for name in (
+            "kafka_sasl_password_file",
+            "kafka_ssl_cafile",
+            "kafka_ssl_certfile",
+            "kafka_ssl_keyfile",
+        ):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"CONCIERGE_{name.upper()}: no file at {path}")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError(
+                "CONCIERGE_KAFKA_SSL_CERTFILE and CONCIERGE_KAFKA_SSL_KEYFILE go together"
+            )
+        return self
+
+    @property
+    def kafka_sasl_secret(self) -> str:
+        """The SASL password, read from its file when one is named."""
+        if self.kafka_sasl_password_file is not None:
+            return self.kafka_sasl_password_file.read_text().strip()
+        return self.kafka_sasl_password.get_secret_value()
 
 
 def known_setting_names(*settings_types: type[BaseSettings]) -> set[str]:

@@ -84,6 +84,11 @@ class TopicNames:
     def decision_log(self) -> str:
         return f"{self.prefix}concierge.internal.decisions"
 
+    @property
+    def dlq_replay_group_prefix(self) -> str:
+        """Of the consumer groups that remember, per error code, what was replayed."""
+        return f"{self.prefix}concierge-dlq-replay-"
+
     def changelog(self, service: str, table: str) -> str:
         """Faust's name for a table's changelog: ``<app id>-<table>-changelog``."""
         return f"{self.prefix}concierge-{service}-{table}-changelog"

@@ -17,11 +17,15 @@ from faust.worker import Worker
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from libs.common.access import service_uses
 from libs.common.broker_probe import BrokerUnreachableError, wait_for_broker
+from libs.common.guard import exit_for_denial
 from libs.common.health import PortInUseError, ensure_port_free
+from libs.common.kafka_security import Denial, KafkaAccessDenied, principal
 from libs.common.logging import configure_logging, get_logger
 from libs.common.provision import provision
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
+from libs.common.topics import TopicNames
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 CONFIG_ERROR_EXIT = 2
@@ -55,16 +59,21 @@ def prepare(service: str, common: CommonSettings, http_port: int) -> asyncio.Abs
         _fail(service, str(error))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    log = get_logger(f"concierge.{service}")
     try:
-        loop.run_until_complete(
-            wait_for_broker(common.kafka_bootstrap_servers, common.broker_wait_seconds)
-        )
+        loop.run_until_complete(wait_for_broker(common, common.broker_wait_seconds))
     except BrokerUnreachableError as error:
         _fail(service, str(error))
-    log = get_logger(f"concierge.{service}")
+    except KafkaAccessDenied as error:
+        exit_for_denial(log, error.denial)
     # A worker on an unprovisioned cluster would sit idle (or the broker would
-    # auto-create topics with the wrong partitions): name what is missing.
-    report = loop.run_until_complete(provision(common, create=False))
+    # auto-create topics with the wrong partitions): name what is missing. Only
+    # the topics it uses: its principal may see no others.
+    uses = service_uses(TopicNames(common.topic_prefix), service)
+    report = loop.run_until_complete(provision(common, create=False, only=uses.covers))
+    if report.denied:
+        denial = Denial(principal(common), "DESCRIBE", "topic " + ", ".join(report.denied))
+        exit_for_denial(log, denial)
     if report.missing:
         _fail(service, "topics missing (run `concierge provision`): " + ", ".join(report.missing))
     for drift in report.drift:
@@ -91,4 +100,6 @@ def run_faust_service(
     worker = Worker(
         app, loop=loop, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False
     )
+    # Its terminal spinner writes cursor escapes into the JSON log lines on stdout.
+    worker.spinner = None
     worker.execute_from_commandline()

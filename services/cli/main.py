@@ -17,8 +17,12 @@ import orjson
 import typer
 from pydantic import ValidationError
 
+from libs.common.access import Principals, acl_plan, kafka_acls_commands
+from libs.common.acls import AclError, create_acls
 from libs.common.broker_probe import BrokerUnreachableError
 from libs.common.decision_log_reader import read_customer_log
+from libs.common.guard import EXIT_KAFKA_DENIED
+from libs.common.kafka_security import KafkaAccessDenied
 from libs.common.provision import provision, render
 from libs.common.settings import CommonSettings, UnknownSettingError, load_settings
 from libs.common.topics import CHANNELS, TopicNames
@@ -106,6 +110,38 @@ def strimzi_topics_command(
     from libs.common.strimzi import kafka_topics
 
     typer.echo(yaml.safe_dump_all(kafka_topics(_settings(), cluster), sort_keys=False), nl=False)
+
+
+@app.command("acls")
+def acls_command(
+    apply: bool = typer.Option(
+        False, "--apply", help="Create them on the cluster (as an admin principal)."
+    ),
+    principal: list[str] = typer.Option(
+        [],
+        "--principal",
+        help="NAME=User:x for a service (intake, decision, gateway, operator) or a channel "
+        "(web, phone, mobile, store); defaults: User:concierge-<service>, User:channel-<channel>.",
+    ),
+) -> None:
+    """The ACLs the contract implies: printed as kafka-acls.sh commands, or created."""
+    settings = _settings()
+    try:
+        principals = Principals().with_overrides(principal)
+    except ValueError as error:
+        typer.echo(f"concierge: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    grants = acl_plan(TopicNames(settings.topic_prefix), principals)
+    if not apply:
+        for command in kafka_acls_commands(grants, settings.kafka_bootstrap_servers):
+            typer.echo(command)
+        return
+    try:
+        created = create_acls(settings, grants)
+    except AclError as error:
+        typer.echo(f"concierge: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"{created} ACLs in place for {len(set(g.principal for g in grants))} principals")
 
 
 @app.command("smoke")
@@ -402,7 +438,12 @@ def show_context(
     ),
 ) -> None:
     """Show a customer's live context."""
-    response = httpx.get(f"{url}/v1/customers/{customer_id}/context", timeout=10)
+    token = _settings().query_token.get_secret_value()
+    response = httpx.get(
+        f"{url}/v1/customers/{customer_id}/context",
+        headers={"Authorization": f"Bearer {token}"} if token else None,
+        timeout=10,
+    )
     if response.status_code == 404:
         typer.echo(f"unknown customer: {customer_id}", err=True)
         raise typer.Exit(code=1)
@@ -435,6 +476,9 @@ def main() -> None:
     except httpx.HTTPError as error:
         typer.echo(f"concierge: {error}", err=True)
         sys.exit(1)
+    except KafkaAccessDenied as error:
+        typer.echo(f"concierge: {error}", err=True)
+        sys.exit(EXIT_KAFKA_DENIED)
 
 
 if __name__ == "__main__":

@@ -109,8 +109,11 @@ class Stack:
         env: Mapping[str, str],
         services: Iterable[ServiceSpec] = SERVICES,
         ports: Mapping[str, int] | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """``service_env``: variables for one service only (its Kafka principal)."""
         self.run_dir = run_dir
+        self.service_env = service_env or {}
         self.services = tuple(services)
         # Explicit ports win, then CONCIERGE_<SERVICE>_HTTP_PORT, then the defaults.
         chosen = ports or {}
@@ -143,6 +146,7 @@ class Stack:
             # The decision worker answers both queries (it holds the contexts).
             env["CONCIERGE_GATEWAY_CONTEXT_URL"] = self.url("decision")
             env["CONCIERGE_GATEWAY_DECISION_URL"] = self.url("decision")
+        env.update(self.service_env.get(spec.name, {}))
         return env
 
     def pid(self, name: str) -> int | None:

@@ -19,7 +19,12 @@ import orjson
 from faust.web import Request, Response, View
 
 from libs.common.batch_stage import batch_stage
-from libs.common.faust_app import bootstrap_servers, create_faust_app, create_table, observe
+from libs.common.faust_app import (
+    create_faust_app,
+    create_table,
+    kafka_connection,
+    observe,
+)
 from libs.common.lag_metrics import export_stage_lag
 from libs.common.topics import TopicNames
 from libs.context import CustomerContext, is_expired, summarize
@@ -55,6 +60,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         web_port=settings.http_port,
         data_dir=settings.data_dir,
         standby_replicas=settings.standby_replicas,
+        advertised_url=settings.advertised_url,
     )
     telemetry = observe(app, "decision")
     export_stage_lag(app, telemetry.registry, common, "decision")
@@ -87,7 +93,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         loaded,
         names,
         anonymous_ttl=anonymous_ttl,
-        bootstrap_servers=bootstrap_servers(app),
+        kafka=kafka_connection(app),
         read_back_seconds=settings.read_back_seconds,
         timeline_decisions=settings.timeline_decisions,
         registry=telemetry.registry,

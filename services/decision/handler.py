@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 from aiokafka.structs import TopicPartition
@@ -93,7 +94,7 @@ class DecisionHandler:
         names: TopicNames,
         *,
         anonymous_ttl: timedelta,
-        bootstrap_servers: str = "",
+        kafka: Mapping[str, Any] | None = None,
         read_back_seconds: float = 60.0,
         timeline_decisions: int = TIMELINE_DECISIONS,
         registry: CollectorRegistry | None = None,
@@ -102,7 +103,8 @@ class DecisionHandler:
         self._timeline_decisions = timeline_decisions
         self._names = names
         self._anonymous_ttl = anonymous_ttl
-        self._bootstrap_servers = bootstrap_servers
+        # How to reach the brokers (libs.common.kafka.connection) to read outputs back.
+        self._kafka = kafka or {}
         self._read_back_seconds = read_back_seconds
         self._action_topics = {channel.value: names.actions(channel) for channel in CHANNELS}
         self._output_topics = [names.actions(channel) for channel in CHANNELS] + [
@@ -169,7 +171,7 @@ class DecisionHandler:
         before but not committed was sent after that."""
         since = first_timestamp - self._read_back_seconds
         records = await records_since(
-            self._bootstrap_servers,
+            self._kafka,
             self._output_topics,
             int(since * 1000),
             keys_of=TopicPartition(topic, partition),

@@ -16,6 +16,9 @@ class DecisionSettings(BaseSettings):
 
     common: CommonSettings = Field(default_factory=CommonSettings, exclude=True)
     http_port: int = Field(default=8094, ge=0, le=65535)
+    # The URL other replicas forward a query to (a pod's DNS name); by default
+    # http://<CONCIERGE_HTTP_HOST, or this host's name if 0.0.0.0>:<http_port>.
+    advertised_url: str | None = None
     data_dir: Path = Path(".run/data/decision")
     catalogue_path: Path = Path("deploy/config/catalogue.yaml")
     policies_path: Path = Path("deploy/config/policies.yaml")

@@ -40,6 +40,12 @@ async def forward_get(
         raise UpstreamUnavailable(upstream, "it did not answer in time") from error
     except httpx.TransportError as error:
         raise UpstreamUnavailable(upstream, f"cannot reach it ({type(error).__name__})") from error
+    if answer.status_code == 401:
+        # The client's own key was accepted here: a 401 upstream is the gateway's
+        # query token, a deployment mistake the caller cannot fix.
+        raise UpstreamUnavailable(
+            upstream, "it refused the gateway's query token (CONCIERGE_QUERY_TOKEN differs)"
+        )
     if answer.status_code not in _PASSED_STATUSES:
         # Anything else (a crash, a worker not ready) is the upstream's
         # trouble, not an answer the gateway's document promises.

@@ -134,7 +134,12 @@ def events_router(runtime: GatewayRuntime) -> APIRouter:
         )
         admitted = [verdict for verdict in verdicts if isinstance(verdict, Admitted)]
         writes = (
-            await publish(runtime.producer, admitted, settings.produce_timeout_seconds)
+            await publish(
+                runtime.producer,
+                admitted,
+                settings.produce_timeout_seconds,
+                principal=runtime.kafka_principal,
+            )
             if admitted
             else {}
         )

@@ -11,12 +11,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
+from libs.common.guard import exit_for_denial
 from libs.common.kafka import create_producer
+from libs.common.kafka_security import denial_of, principal
 from libs.common.logging import get_logger
 from libs.common.topics import TopicNames
 from services.gateway.ingest import Admitted, IngestLimits, NotWritten, Written
@@ -77,6 +80,11 @@ class GatewayRuntime:
     # Open streams per API key (by its number), so no one key takes every slot.
     streams_by_key: dict[int, int] = field(default_factory=dict)
 
+    @cached_property
+    def kafka_principal(self) -> str:
+        """Who the broker sees the gateway's clients as, for a refusal's line."""
+        return principal(self.settings.common)
+
     @property
     def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -98,7 +106,10 @@ class GatewayRuntime:
         await producer.start()
         self._producer = producer
         self._broker_check = BrokerCheck(producer, ttl=self.settings.ready_cache_seconds)
+        token = self.settings.common.query_token.get_secret_value()
         self._http = httpx.AsyncClient(
+            # The workers' query endpoints want the token when one is set.
+            headers={"Authorization": f"Bearer {token}"} if token else None,
             timeout=self.settings.upstream_timeout_seconds,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
@@ -136,13 +147,20 @@ class GatewayRuntime:
 
 
 async def publish(
-    producer: AIOKafkaProducer, admitted: Sequence[Admitted], ack_seconds: float
+    producer: AIOKafkaProducer,
+    admitted: Sequence[Admitted],
+    ack_seconds: float,
+    *,
+    principal: str = "User:ANONYMOUS",
 ) -> dict[int, Written | NotWritten]:
     """Produce every admitted item and wait for Kafka to acknowledge each.
 
     Items are enqueued in order, so events of one key keep their order on its
     partition. Any item not acknowledged within `ack_seconds` (or refused by the
-    client) is reported `NotWritten`; the caller must then fail the request.
+    client) is reported `NotWritten`; the caller must then fail the request. A
+    write the broker refuses to ``principal`` (no ACL) stops the gateway with
+    one line and exit 77: every request for that channel would fail until an
+    operator fixes the ACLs, so it must not look like a passing outage.
     """
     writes: dict[int, Written | NotWritten] = {}
     pending: list[tuple[int, asyncio.Future[RecordMetadata]]] = []
@@ -157,6 +175,7 @@ async def publish(
     except TimeoutError:
         reason = f"Kafka did not acknowledge within {ack_seconds:g}s"
     except Exception as error:  # the client refused to enqueue: the broker is the cause
+        exit_if_denied(error, principal, "WRITE")
         reason = f"Kafka refused the write: {type(error).__name__}"
     else:
         reason = "Kafka did not acknowledge the write"
@@ -165,6 +184,7 @@ async def publish(
             metadata = future.result()
             writes[index] = Written(metadata.partition, metadata.offset)
         elif future.done() and not future.cancelled():
+            exit_if_denied(future.exception(), principal, "WRITE")
             error_name = type(future.exception()).__name__
             writes[index] = NotWritten(f"Kafka refused the write: {error_name}")
         else:
@@ -172,6 +192,14 @@ async def publish(
     for item in admitted:
         writes.setdefault(item.index, NotWritten(reason))
     return writes
+
+
+def exit_if_denied(error: BaseException | None, principal: str, operation: str) -> None:
+    """A refusal by the broker stops the gateway (libs/common/guard.py): every
+    request that needs the refused topic would fail until the ACLs are fixed."""
+    denial = None if error is None else denial_of(error, principal, operation)
+    if denial is not None:
+        exit_for_denial(log, denial)
 
 
 def _retrieve_outcome(future: asyncio.Future[RecordMetadata]) -> None:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 import anyio
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from sse_starlette import ServerSentEvent
 
 from libs.common.kafka import create_consumer
 from libs.common.logging import get_logger
 from libs.contract.common import Channel
 from services.gateway.resume import encode_token, resume_plan
-from services.gateway.runtime import GatewayRuntime
+from services.gateway.runtime import GatewayRuntime, exit_if_denied
 
 log = get_logger("concierge.gateway")
 OPEN_TIMEOUT_SECONDS = 10.0
@@ -87,9 +88,13 @@ class ActionStream:
         try:
             yield ServerSentEvent(id=self.token)
             while not shutdown.is_set():
-                batches = await self.consumer.getmany(
-                    *self.partitions, timeout_ms=_POLL_MS, max_records=_MAX_RECORDS
-                )
+                try:
+                    batches = await self.consumer.getmany(
+                        *self.partitions, timeout_ms=_POLL_MS, max_records=_MAX_RECORDS
+                    )
+                except KafkaError as error:
+                    exit_if_denied(error, self.runtime.kafka_principal, "READ")
+                    raise
                 for partition, records in batches.items():
                     for record in records:
                         # Skipped records advance the position too, so a resumed
@@ -167,6 +172,7 @@ async def open_action_stream(
             for tp in assigned:
                 consumer.seek(tp, positions[tp.partition])
     except BaseException as error:
+        exit_if_denied(error, runtime.kafka_principal, "READ")
         with anyio.move_on_after(CLOSE_TIMEOUT_SECONDS, shield=True):
             await consumer.stop()
         runtime.release_stream_slot(key_number)

@@ -48,6 +48,7 @@ def create_app(settings: IntakeSettings) -> faust.App:
         web_port=settings.http_port,
         data_dir=settings.data_dir,
         standby_replicas=settings.standby_replicas,
+        advertised_url=settings.advertised_url,
         # Identity is one writer over single-partition tables, while the inputs
         # have many partitions: a second worker waits as a hot standby.
         single_writer=True,

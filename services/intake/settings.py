@@ -16,6 +16,8 @@ class IntakeSettings(BaseSettings):
 
     common: CommonSettings = Field(default_factory=CommonSettings, exclude=True)
     http_port: int = Field(default=8091, ge=0, le=65535)
+    # The URL this worker advertises to its group (as CONCIERGE_DECISION_ADVERTISED_URL).
+    advertised_url: str | None = None
     data_dir: Path = Path(".run/data/intake")
     # Keyed hash for phone numbers and e-mails. Required: a default key would
     # make every deployment's hashes reversible by anyone with the source.

@@ -42,7 +42,7 @@ def _quiet(logger_name: str) -> Iterator[None]:
 async def check_ready(settings: CommonSettings, timeout_seconds: float) -> None:
     """Raise BrokerUnreachableError or TopicsMissingError with a one-line reason."""
     with _quiet("aiokafka"):
-        await wait_for_broker(settings.kafka_bootstrap_servers, timeout_seconds)
+        await wait_for_broker(settings, timeout_seconds)
     admin = create_admin(settings, client_id="concierge-simulator-preflight")
     await admin.start()
     try:

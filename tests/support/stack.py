@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -19,6 +19,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def security_env(settings: CommonSettings) -> dict[str, str]:
+    """The Kafka security settings as the services read them (empty for PLAINTEXT)."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    env = {
+        "CONCIERGE_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
+        "CONCIERGE_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+        "CONCIERGE_KAFKA_SASL_USERNAME": settings.kafka_sasl_username,
+        "CONCIERGE_KAFKA_SASL_PASSWORD": settings.kafka_sasl_secret,
+    }
+    for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+        path = getattr(settings, name)
+        if path is not None:
+            env[f"CONCIERGE_{name.upper()}"] = str(path)
+    return env
+
+
 def stack_env(settings: CommonSettings, run_dir: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONCIERGE_")}
     env.update(
@@ -30,19 +47,30 @@ def stack_env(settings: CommonSettings, run_dir: Path) -> dict[str, str]:
         CONCIERGE_PARTITION_STALL_SECONDS=str(settings.partition_stall_seconds),
         CONCIERGE_LAG_EXPORT_SECONDS=str(settings.lag_export_seconds),
     )
+    env.update(security_env(settings))
+    query_token = settings.query_token.get_secret_value()
+    if query_token:
+        env["CONCIERGE_QUERY_TOKEN"] = query_token
     env.update(local_secrets(run_dir))
     return env
 
 
 @contextmanager
-def running_stack(settings: CommonSettings, run_dir: Path, *names: str) -> Iterator[Stack]:
-    """The named services (all when none), started and ready; stopped afterwards."""
+def running_stack(
+    settings: CommonSettings,
+    run_dir: Path,
+    *names: str,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[Stack]:
+    """The named services (all when none), started and ready; stopped afterwards.
+    ``service_env``: variables for one service only (its Kafka principal)."""
     wanted = [spec for spec in SERVICES if not names or spec.name in names]
     stack = Stack(
         run_dir,
         stack_env(settings, run_dir),
         wanted,
         ports={spec.name: free_port() for spec in wanted},
+        service_env=service_env,
     )
     try:
         stack.up(timeout=120)

@@ -11,6 +11,7 @@ from aiokafka.admin import NewTopic
 from aiokafka.structs import TopicPartition
 
 from libs.common.kafka import (
+    connection,
     create_admin,
     create_consumer,
     create_producer,
@@ -129,7 +130,7 @@ async def test_the_offset_probe_tells_commit_markers_and_aborted_records_from_re
         await producer.stop()
 
     def probe(start: int, end: int) -> Any:
-        return holds_records(kafka_settings.kafka_bootstrap_servers, topic, 0, start, end)
+        return holds_records(connection(kafka_settings), topic, 0, start, end)
 
     assert await probe(0, 4)
     assert not await probe(1, 4), "a commit marker and an aborted record are no records"
@@ -161,7 +162,7 @@ async def test_reading_back_finds_what_was_sent_since_for_the_keys_of_a_partitio
         await producer.stop()
 
     found = await records_since(
-        kafka_settings.kafka_bootstrap_servers,
+        connection(kafka_settings),
         [alike, other],
         now_ms - 60_000,
         keys_of=TopicPartition(source, 1),

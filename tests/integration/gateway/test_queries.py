@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from libs.common.settings import CommonSettings
 from tests.integration.gateway.conftest import SettingsFactory
 from tests.integration.gateway.support import (
     BROKEN,
@@ -127,3 +133,32 @@ async def test_an_upstream_failure_is_503_naming_the_service_not_passed_through(
         assert answer.status_code == 503
         assert answer.headers["content-type"] == "application/problem+json"
         assert "service is unavailable: it answered 500" in answer.json()["detail"]
+
+
+def token_upstream(token: str, seen: list[str | None]) -> Starlette:
+    """A decision service that wants ``token``, as the workers do with a query token."""
+
+    async def answer(request: Request) -> Response:
+        seen.append(request.headers.get("authorization"))
+        if request.headers.get("authorization") != f"Bearer {token}":
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        return JSONResponse({"customer_id": request.path_params["customer_id"]})
+
+    return Starlette(routes=[Route("/v1/customers/{customer_id:path}/context", answer)])
+
+
+async def test_the_gateway_sends_its_query_token_and_a_refused_one_is_503(
+    gateway_settings: SettingsFactory, provisioned: CommonSettings
+) -> None:
+    seen: list[str | None] = []
+    async with serve(token_upstream("right-token", seen)) as url:
+        for token, status in (("right-token", 200), ("wrong-token", 503)):
+            common = provisioned.model_copy(update={"query_token": SecretStr(token)})
+            async with running_gateway(gateway_settings(common=common, context_url=url)) as gw:
+                answer = await gw.client.get(
+                    f"/v1/customers/{KNOWN}/context", headers=auth(WEB_KEY)
+                )
+                assert answer.status_code == status, answer.text
+                if status == 503:
+                    assert "query token" in answer.json()["detail"]
+    assert seen == ["Bearer right-token", "Bearer wrong-token"]
