@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -42,6 +46,7 @@ pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 60
 # A tablet held upright, as a store associate holds it (one column below 900 px).
 WINDOW = (820, 1180)
+STALE = (StaleElementReferenceException, NoSuchElementException)
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +104,60 @@ def wait_for(browser: WebDriver, css: str, text: str | None = None) -> WebElemen
         return False
 
     try:
-        element = WebDriverWait(browser, WAIT_SECONDS).until(found)
+        # A live view re-renders while it is read: an element found a moment ago
+        # may be gone; look again.
+        element = WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=STALE).until(found)
     except TimeoutException:
         shown = [element.text for element in browser.find_elements(By.CSS_SELECTOR, css)]
         raise AssertionError(f"{css} {text or ''} did not show; found {shown}") from None
     assert isinstance(element, WebElement)
     return element
+
+
+def click(browser: WebDriver, css: str, attribute: str | None = None) -> str:
+    """Clicks the first element matching ``css`` and returns its ``attribute``
+    (or ""); found again if the view re-renders under it."""
+
+    def clicked(_: WebDriver) -> str:
+        element = wait_for(browser, css)
+        value = element.get_attribute(attribute) if attribute else ""
+        element.click()
+        return value or " "
+
+    try:
+        value = WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=STALE).until(clicked)
+    except TimeoutException:
+        raise AssertionError(f"{css} could not be clicked") from None
+    assert isinstance(value, str)
+    return value.strip()
+
+
+def open_newest_decision(browser: WebDriver, text: str | None = None) -> str:
+    """Opens the explanation of the timeline's newest decision (holding ``text``,
+    if given) and returns what it shows; tried again while the timeline re-renders."""
+
+    def opened(_: WebDriver) -> str | bool:
+        decision = next(
+            item
+            for item in browser.find_elements(By.CSS_SELECTOR, "#timeline li.decision")
+            if item.is_displayed()
+        )
+        details = decision.find_element(By.TAG_NAME, "details")
+        if details.get_attribute("open") is None:
+            details.find_element(By.TAG_NAME, "summary").click()
+        if not decision.find_element(By.CSS_SELECTOR, "table.candidates").is_displayed():
+            return False
+        shown = decision.text
+        return shown if text is None or text in shown else False
+
+    try:
+        shown = WebDriverWait(
+            browser, WAIT_SECONDS, ignored_exceptions=(*STALE, StopIteration)
+        ).until(opened)
+    except TimeoutException:
+        raise AssertionError(f"no decision {text or ''} could be opened") from None
+    assert isinstance(shown, str)
+    return shown
 
 
 def screenshot(browser: WebDriver, name: str) -> None:
@@ -141,24 +194,18 @@ async def test_an_agent_follows_a_simulated_customer_live(
     wait_for(browser, "#customers-view")
     # The demo's simulator publishes while the agent watches who is active.
     await publish_run(console_settings, events_at_rate(30, 11, 150.0, 3.0))
-    link = wait_for(browser, "#active-customers a[data-customer^='cust-']")
-    customer_id = link.get_attribute("data-customer")
-    assert customer_id
-    link.click()
+    customer_id = click(browser, "#active-customers a[data-customer^='cust-']", "data-customer")
+    assert customer_id.startswith("cust-")
 
     wait_for(browser, "#customer-title", customer_id)
     wait_for(browser, "#consent tr[data-purpose='marketing']")
-    decision = wait_for(browser, "#timeline li.decision")
-    decision.find_element(By.TAG_NAME, "summary").click()
-    assert decision.find_element(By.CSS_SELECTOR, "table.candidates").is_displayed()
-    assert "policy" in decision.text
+    assert "policy" in open_newest_decision(browser)
 
     # The customer withdraws marketing consent: the suppression shows, with why.
     identity = {"customer_id": customer_id}
     withdraw = {"purpose": "marketing", "granted": False}
     await send(console_settings, interaction("consent_updated", "web", identity, withdraw))
-    suppression = wait_for(browser, "#suppressions li[data-reason='consent_withdrawn']")
-    assert "consent" in suppression.text
+    wait_for(browser, "#suppressions li[data-reason='consent_withdrawn']", "consent")
     wait_for(browser, "#timeline li.suppression", "consent_withdrawn")
 
     # Then gives up at checkout twice: help arrives on the agent's screen live.
@@ -168,12 +215,9 @@ async def test_an_agent_follows_a_simulated_customer_live(
         interaction("checkout_failed", "web", identity, failed),
         interaction("checkout_failed", "web", identity, failed),
     )
-    live = wait_for(browser, "#live-actions li.live-action")
-    assert "checkout failed" in live.text
+    wait_for(browser, "#live-actions li.live-action", "checkout failed")
     wait_for(browser, "#nba .nba-action, #nba .nba-none")  # asked again after the action
-    latest = wait_for(browser, "#timeline li.decision")  # the timeline was refreshed
-    latest.find_element(By.TAG_NAME, "summary").click()
-    assert "checkout" in latest.text
+    open_newest_decision(browser, "checkout")  # the timeline was refreshed
     screenshot(browser, "console-customer.png")
 
 
@@ -184,9 +228,9 @@ async def test_an_operator_watches_lag_dead_letters_and_live_streams(
     await produce(console_settings, [(names.interactions("web"), None, b"{not json")])
     sign_in(browser, stack)
     Select(wait_for(browser, "#channel")).select_by_value("web")
-    wait_for(browser, "#nav-operations").click()
-    version = wait_for(browser, "#policy-version")
-    assert version.text not in {"", "unknown"}
+    click(browser, "#nav-operations")
+    version = wait_for(browser, "#policy-version").text
+    assert version not in {"", "unknown"}
     wait_for(browser, "#status tr[data-stage='intake']")
     wait_for(browser, "#status tr[data-stage='decision']")
     wait_for(browser, "#dead-letters tr[data-code='invalid_json']")
@@ -202,7 +246,7 @@ async def test_an_operator_watches_lag_dead_letters_and_live_streams(
     screenshot(browser, "console-operations.png")
 
     # Replay: the letter goes back to interactions.web (and is rejected again).
-    wait_for(browser, "#dead-letters tr[data-code='invalid_json'] button").click()
+    click(browser, "#dead-letters tr[data-code='invalid_json'] button")
     browser.switch_to.alert.accept()
     wait_for(browser, "#replay-result", "1 replayed")
 
@@ -211,5 +255,5 @@ def test_a_store_key_sees_its_channel_only(stack: Stack, browser: WebDriver) -> 
     sign_in(browser, stack, "store")
     assert not browser.find_element(By.CSS_SELECTOR, "#nav-operations").is_displayed()
     Select(wait_for(browser, "#channel")).select_by_value("phone")
-    refused = wait_for(browser, "#stream-problem", "refused")
-    assert "store" in refused.text
+    wait_for(browser, "#stream-problem", "refused")
+    wait_for(browser, "#stream-problem", "store")
