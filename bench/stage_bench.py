@@ -110,10 +110,11 @@ def main() -> None:
     )
     logged = [len(out.value or b"") for out in outputs if out.topic == NAMES.decision_log]
     timelines = decision_tables[TIMELINE].data
-    per_customer = sum(map(len, timelines.values())) / max(1, len(timelines))
+    per_customer = sum(map(len, timelines.values())) / max(1, len(contexts))
     report(
         f"decision log: {len(logged):,} records, {sum(logged) / max(1, len(logged)):,.0f} bytes "
-        f"each (sealed); timeline index {per_customer:,.0f} bytes per customer"
+        f"each (sealed); timeline (index and kept records) {per_customer:,.0f} bytes "
+        "per customer"
     )
 
 

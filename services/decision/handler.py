@@ -47,7 +47,12 @@ from libs.pipeline.decision_log import LogKey, seal
 from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
 from services.decision.domain.catalogue import DecisionConfig
 from services.decision.domain.decide import DecisionResult, decide
-from services.decision.domain.decision_log import index_after, log_record
+from services.decision.domain.decision_log import (
+    index_after,
+    indexed_ids,
+    log_record,
+    record_key,
+)
 from services.decision.domain.emissions import (
     action_emission,
     emissions_in,
@@ -221,7 +226,10 @@ class DecisionHandler:
         tables[HISTORIES].delete(customer_id)
         # Without its key, what the decision log holds of the customer is noise.
         tables[LOG_KEYS].delete(customer_id)
-        tables[TIMELINE].delete(customer_id)
+        timeline = tables[TIMELINE]
+        for decision_id in indexed_ids(timeline.get(customer_id)):
+            timeline.delete(record_key(customer_id, decision_id))
+        timeline.delete(customer_id)
         self._contexts.forget(customer_id)
         self._histories.forget(customer_id)
         in_force = tables[IN_FORCE]
@@ -337,10 +345,12 @@ class DecisionHandler:
             key = LogKey.from_bytes(raw_key)
         timeline = tables[TIMELINE]
         decision_id = result.explanation.decision_id
-        indexed = timeline.get(customer_id)
-        timeline.put(
-            customer_id, index_after(indexed, decision_id, record, self._timeline_decisions)
-        )
+        update = index_after(timeline.get(customer_id), decision_id, self._timeline_decisions)
+        if update.added:
+            timeline.put(customer_id, update.value)
+            timeline.put(record_key(customer_id, decision_id), record)
+            for evicted in update.evicted:
+                timeline.delete(record_key(customer_id, evicted))
         return Output(
             self._names.decision_log, customer_id.encode(), seal(key, customer_id, record)
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
@@ -74,7 +75,7 @@ def install_customer_queries(
             return _json(self, orjson.dumps({"policy_version": policy_version}))
 
     def decisions(customer_id: str) -> list[dict[str, Any]]:
-        return decisions_of(indexed_records(lookup(timeline_table, customer_id)))
+        return decisions_of(indexed_records(partial(lookup, timeline_table), customer_id))
 
     @app.page("/v1/customers/{customer_id}/timeline")
     class TimelineView(View):

@@ -1,5 +1,6 @@
 """One `decision-log/v1` record per decision, from its explanation; and the
-bounded per-customer index of recent ones the timeline is served from.
+bounded per-customer index of recent ones the timeline is served from (the
+records themselves kept one per key beside it).
 
 Pure: the handler seals the record with the customer's key and stores the
 index. The record is built as a dict and encoded by orjson (a few µs, against
@@ -9,9 +10,9 @@ is its schema, and the unit tests parse every record they build with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -21,8 +22,9 @@ from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
 from services.decision.domain.explain import Explanation
 
-# Records in the index are compact JSON, which never holds a raw newline.
+# Decision ids in an index are "dec-" and hex.
 _SEPARATOR = b"\n"
+_KEY_SEPARATOR = "\x1f"
 
 
 def log_record(
@@ -73,22 +75,45 @@ def log_record(
     return orjson.dumps(body)
 
 
-def index_after(index: bytes | None, decision_id: str, record: bytes, keep: int) -> bytes:
-    """The customer's index of recent records with ``record`` appended, oldest
-    dropped past ``keep``; unchanged if it holds ``decision_id`` already (the
-    decision of a redelivered event). Bytes in, bytes out: nothing is decoded
-    or split (an index is tens of KB, rewritten on every decision)."""
-    if not index:
-        return record
-    if b'"decision_id":"%s"' % decision_id.encode() in index:
-        return index
-    if index.count(_SEPARATOR) + 2 > keep:
-        index = index[index.index(_SEPARATOR) + 1 :] if keep > 1 else b""
-        if not index:
-            return record
-    return index + _SEPARATOR + record
+class IndexUpdate(NamedTuple):
+    """A customer's index after a decision: its new value, whether the decision is
+    new to it, and the ids it no longer keeps (their records go)."""
+
+    value: bytes
+    added: bool
+    evicted: list[str]
 
 
-def indexed_records(index: bytes | None) -> list[bytes]:
-    """The records of an index, oldest first."""
-    return index.split(_SEPARATOR) if index else []
+def record_key(customer_id: str, decision_id: str) -> str:
+    """Where the timeline table keeps one decision's record, beside the customer's
+    index (under the customer id itself). Customer ids hold no control character
+    (docs/contract/interaction.md), so the two kinds of key never meet."""
+    return f"{customer_id}{_KEY_SEPARATOR}{decision_id}"
+
+
+def index_after(index: bytes | None, decision_id: str, keep: int) -> IndexUpdate:
+    """The customer's index of recent decision ids, oldest first, with
+    ``decision_id`` appended and the oldest dropped past ``keep``; unchanged if it
+    holds ``decision_id`` already (the decision of a redelivered event).
+
+    The index is ids only (~30 bytes each) and each record is stored once under
+    its own key: a decision writes ~2 KB, where rewriting the customer's last 20
+    records (~33 KB) on each would multiply the stage's changelog traffic."""
+    kept = indexed_ids(index)
+    if decision_id in kept:
+        return IndexUpdate(index or b"", False, [])
+    kept.append(decision_id)
+    evicted = kept[: max(0, len(kept) - keep)]
+    kept = kept[len(evicted) :]
+    return IndexUpdate(_SEPARATOR.join(item.encode() for item in kept), True, evicted)
+
+
+def indexed_ids(index: bytes | None) -> list[str]:
+    """The decision ids of an index, oldest first."""
+    return index.decode().split("\n") if index else []
+
+
+def indexed_records(get: Callable[[str], bytes | None], customer_id: str) -> list[bytes]:
+    """The customer's kept records, oldest first, read with ``get`` (a table's)."""
+    found = (get(record_key(customer_id, item)) for item in indexed_ids(get(customer_id)))
+    return [raw for raw in found if raw is not None]

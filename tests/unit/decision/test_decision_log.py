@@ -3,8 +3,6 @@ timeline index, and erasure by deleting the customer's key."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import orjson
 import pytest
 
@@ -12,7 +10,12 @@ from libs.common.batch import Output
 from libs.contract.codec import from_json_bytes
 from libs.contract.decision_log import DecisionLogRecord
 from libs.pipeline.decision_log import LogKey, Unreadable, open_sealed, seal
-from services.decision.domain.decision_log import index_after, indexed_records
+from services.decision.domain.decision_log import (
+    IndexUpdate,
+    index_after,
+    indexed_ids,
+    indexed_records,
+)
 from services.decision.handler import LOG_KEYS, TIMELINE
 from tests.unit.decision.support import CUSTOMER, T0, event
 from tests.unit.decision.test_handler import NAMES, Stage, erasure, grant, of, page_view, record
@@ -121,21 +124,24 @@ def test_a_record_opens_only_for_its_own_customer() -> None:
 def test_the_timeline_keeps_the_latest_decisions(stage: Stage) -> None:
     stage.handler._timeline_decisions = 2
     stage.batch([of(page_view(minutes=minute, event_id=f"v{minute}")) for minute in range(3)])
-    kept = indexed_records(stage.tables[TIMELINE].get(CUSTOMER))
+    kept = indexed_records(stage.tables[TIMELINE].get, CUSTOMER)
     assert [orjson.loads(item)["trigger"]["event_id"] for item in kept] == ["v1", "v2"]
 
 
-def test_the_index_takes_a_decision_once() -> None:
-    first = orjson.dumps({"decision_id": "dec-1", "n": 1})
-    again = orjson.dumps({"decision_id": "dec-1", "n": 2})
-    index = index_after(None, "dec-1", first, keep=5)
-    assert index_after(index, "dec-1", again, keep=5) == index
-    assert indexed_records(index_after(index, "dec-2", again, keep=5)) == [first, again]
+def test_the_index_takes_a_decision_once_and_names_what_it_drops() -> None:
+    first = index_after(None, "dec-1", keep=2)
+    assert first == IndexUpdate(b"dec-1", True, [])
+    assert index_after(first.value, "dec-1", keep=2) == IndexUpdate(b"dec-1", False, [])
+    second = index_after(first.value, "dec-2", keep=2)
+    third = index_after(second.value, "dec-3", keep=2)
+    assert third == IndexUpdate(b"dec-2\ndec-3", True, ["dec-1"])
+    assert indexed_ids(third.value) == ["dec-2", "dec-3"]
 
 
-def test_a_quiet_decision_has_no_latency_without_a_receive_time(stage: Stage) -> None:
-    stage.batch([of(page_view())])
-    logged = opened(stage, stage.logged[0])
-    assert logged.timings.received_at is None
-    assert logged.timings.event_to_decision_ms is None
-    assert logged.decided_at == T0 + timedelta(minutes=10)
+def test_dropped_and_erased_records_leave_the_table(stage: Stage) -> None:
+    stage.handler._timeline_decisions = 2
+    stage.batch([of(page_view(minutes=minute, event_id=f"v{minute}")) for minute in range(3)])
+    # The index and the two records it keeps: the first decision's record went.
+    assert len(stage.tables[TIMELINE].data) == 3
+    stage.batch([record("erasure", erasure=erasure())])
+    assert not stage.tables[TIMELINE].data

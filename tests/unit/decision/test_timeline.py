@@ -33,7 +33,7 @@ def stage() -> Stage:
 
 
 def decisions(stage: Stage) -> list[dict[str, Any]]:
-    return decisions_of(indexed_records(stage.tables[TIMELINE].get(CUSTOMER)))
+    return decisions_of(indexed_records(stage.tables[TIMELINE].get, CUSTOMER))
 
 
 def test_events_decisions_and_suppressions_newest_first(stage: Stage) -> None:
@@ -78,7 +78,7 @@ def test_a_decision_is_found_by_its_id_and_an_unknown_one_is_not(stage: Stage) -
 
 
 def test_a_decision_indexed_twice_is_shown_once(stage: Stage) -> None:
-    raw = indexed_records(stage.tables[TIMELINE].get(CUSTOMER))
+    raw = indexed_records(stage.tables[TIMELINE].get, CUSTOMER)
     assert len(decisions_of([*raw, raw[0]])) == len(raw)
 
 
