@@ -217,6 +217,8 @@ async def test_an_agent_follows_a_simulated_customer_live(
     )
     wait_for(browser, "#live-actions li.live-action", "checkout failed")
     wait_for(browser, "#nba .nba-action, #nba .nba-none")  # asked again after the action
+    # The agent's briefing says what not to pitch, and why.
+    wait_for(browser, "#nba .briefing", "no_consent")
     open_newest_decision(browser, "checkout")  # the timeline was refreshed
     screenshot(browser, "console-customer.png")
 

@@ -200,19 +200,34 @@ function candidates(list) {
       el("td", {}, c.excluded ? [tag(c.excluded.code, "warn"), " ", c.excluded.detail] : ""))));
 }
 
+// The customer's story for the person serving them (docs/contract/action.md,
+// payload.briefing): every field as a line, objects and lists as their values.
+function briefingOf(briefing) {
+  const lines = Object.entries(briefing || {})
+    .filter(([, v]) => v !== null && !(Array.isArray(v) && v.length === 0))
+    .map(([k, v]) => el("li", {}, el("strong", {}, `${k.replaceAll("_", " ")}: `),
+      typeof v === "object" ? JSON.stringify(v) : String(v)));
+  return lines.length
+    ? el("div", { class: "briefing" }, el("h3", {}, "Briefing"), el("ul", { class: "list" }, lines))
+    : null;
+}
+
 function renderNba(answer) {
   const action = answer.action;
   if (!action) {
     fill("#nba .body", el("p", { class: "muted nba-none" }, `Nothing to do on ${answer.channel} now.`),
+      briefingOf(answer.briefing),
       el("details", {}, el("summary", {}, "Why"), candidates(answer.explanation.candidates)));
     return;
   }
-  const briefing = Object.entries(action.action.payload || {}).map(([k, v]) =>
+  const { briefing, ...rest } = action.action.payload || {};
+  const payload = Object.entries(rest).map(([k, v]) =>
     el("li", {}, el("strong", {}, `${k}: `), typeof v === "object" ? JSON.stringify(v) : String(v)));
   fill("#nba .body",
     el("p", { class: "nba-action" }, tag(action.action.kind, "ok"), " ", el("strong", {}, action.action.id),
       ` (${action.action.category}), score ${action.score.toFixed(3)}`),
-    briefing.length ? el("ul", { class: "list" }, briefing) : null,
+    payload.length ? el("ul", { class: "list" }, payload) : null,
+    briefingOf(briefing || answer.briefing),
     reasons(action.reasons),
     el("p", { class: "hint" }, `policy ${answer.policy_version}`));
 }
