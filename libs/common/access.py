@@ -116,11 +116,11 @@ def service_uses(names: TopicNames, service: str) -> Uses:
     if service == "gateway":
         # Ingest on behalf of the channels; the action and suppression streams (no
         # group); the console's operator view: dead letters and their replay (to
-        # where they came from, remembered per code by a group), lag per stage.
+        # the channel topics only, remembered per code by a group), lag per stage.
         return Uses(
             reads=actions | {names.suppressions, names.dlq},
-            writes=interactions | {names.privacy_requests, names.resolved},
-            group_prefixes=frozenset({names.dlq_replay_group_prefix}),
+            writes=interactions,
+            group_prefixes=frozenset({names.console_replay_group_prefix}),
             described=frozenset({names.resolved}) | interactions | {names.privacy_requests},
             described_groups=frozenset({app_id(names, "intake"), app_id(names, "decision")}),
         )

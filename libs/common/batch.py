@@ -98,10 +98,19 @@ class StagedTable:
         return self._base.get(key)
 
     def put(self, key: str, value: bytes) -> None:
-        self.writes[key] = value
+        write_last(self.writes, key, value)
 
     def delete(self, key: str) -> None:
-        self.writes[key] = None
+        write_last(self.writes, key, None)
+
+
+def write_last(writes: dict[str, bytes | None], key: str, value: bytes | None) -> None:
+    """Record a write as the latest: a table partition's changelog records are
+    produced in this order, and a crash may land only a prefix of them, so a
+    handler that writes a key after the keys it refers to (the timeline's index
+    after its records) must find it after them, even if it wrote it before."""
+    writes.pop(key, None)
+    writes[key] = value
 
 
 Work = Callable[[Mapping[str, TableView]], Sequence[Output]]

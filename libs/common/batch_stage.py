@@ -84,6 +84,7 @@ from libs.common.batch import (
     changelog_rounds,
     check_changelog_order,
     run_staged,
+    write_last,
 )
 from libs.common.faust_app import (
     IdempotentProducer,
@@ -441,11 +442,11 @@ class _PendingView:
 
     def put(self, key: str, value: bytes) -> None:
         self._pending[key] = value
-        self._writes[key] = value
+        write_last(self._writes, key, value)
 
     def delete(self, key: str) -> None:
         self._pending[key] = None
-        self._writes[key] = None
+        write_last(self._writes, key, None)
 
 
 @dataclass(eq=False)  # one per topic set: hashed by identity
@@ -698,12 +699,14 @@ class BatchStage:
         outputs = [send for flush in group for send in flush.sends]
         if outputs:
             await asyncio.gather(*outputs)
-        # In handling order, so a key's last write wins.
+        # In handling order, so a key's last write wins and is produced last.
         merged: dict[tuple[str, int], dict[str, bytes | None]] = {}
         for flush in group:
             for slot, writes in flush.writes.items():
                 if writes:
-                    merged.setdefault(slot, {}).update(writes)
+                    target = merged.setdefault(slot, {})
+                    for key, value in writes.items():
+                        write_last(target, key, value)
         producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         changelog_sends: list[tuple[str, int, list[tuple[asyncio.Future[Any], int]]]] = []
         # Each round is delivered before the next is sent: the stage orders its

@@ -6,7 +6,9 @@ Shared by the CLI (``concierge dlq``) and the gateway's operator endpoints
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,9 +32,14 @@ class ReplayPlan:
     reason_skipped: str | None = None
 
 
-def plan_replay(letter: DeadLetter, code: ErrorCode | None) -> ReplayPlan | None:
-    """None when the letter is filtered out; a skip reason when it can't be replayed faithfully."""
+def plan_replay(
+    letter: DeadLetter, code: ErrorCode | None, to: Callable[[str], bool] | None = None
+) -> ReplayPlan | None:
+    """None when the letter is filtered out (another code, or a source topic ``to``
+    does not allow); a skip reason when it can't be replayed faithfully."""
     if code is not None and letter.error.code != code:
+        return None
+    if to is not None and not to(letter.source.topic):
         return None
     if letter.original_truncated:
         return ReplayPlan(letter.source.topic, None, "only a prefix of the original was kept")
@@ -49,14 +56,25 @@ class ReplayReport:
     filtered: int = 0  # letters of another code
 
 
+# How long a replay waits for its consumer group to be given the partitions.
+JOIN_SECONDS = 30.0
+
+
 async def replay_dead_letters(
     settings: CommonSettings,
     dlq_topic: str,
     code: ErrorCode | None,
     dry_run: bool,
     idle_seconds: float = 3.0,
+    *,
+    to: Callable[[str], bool] | None = None,
+    group_prefix: str | None = None,
 ) -> ReplayReport:
     """Send dead-lettered records back to where they came from, after a fix.
+
+    ``to`` limits the source topics replayed to (the console replays only to the
+    channel topics; letters of other sources are left for the operator's CLI,
+    whose group, the default ``group_prefix``, remembers its own progress).
 
     A consumer group per error code remembers what was replayed, so running it
     twice does not replay the same letter twice, and replaying one code never
@@ -64,7 +82,7 @@ async def replay_dead_letters(
     starts are replayed: a letter that fails again lands after them, and is
     left for the next replay (else an unfixed letter would loop for ever).
     """
-    prefix = TopicNames(settings.topic_prefix).dlq_replay_group_prefix
+    prefix = group_prefix or TopicNames(settings.topic_prefix).dlq_replay_group_prefix
     group = f"{prefix}{code.value if code else 'all'}"
     consumer = create_consumer(
         settings, dlq_topic, client_id="concierge-cli-replay", group_id=group
@@ -78,10 +96,15 @@ async def replay_dead_letters(
         numbers = sorted(consumer.partitions_for_topic(dlq_topic) or ())
         ends = await consumer.end_offsets([TopicPartition(dlq_topic, n) for n in numbers])
         idle = 0.0
+        joined_by = asyncio.get_running_loop().time() + JOIN_SECONDS
         while idle < idle_seconds:
             batches = await consumer.getmany(timeout_ms=500)
             if not batches:
-                idle += 0.5
+                # Idle counts only once the group gave us the partitions: a broker
+                # holds a new group's first join for group.initial.rebalance.delay.ms
+                # (3 s by default), and until then there is nothing to read.
+                if consumer.assignment() or asyncio.get_running_loop().time() > joined_by:
+                    idle += 0.5
                 continue
             idle = 0.0
             done: dict[TopicPartition, int] = {}
@@ -90,7 +113,9 @@ async def replay_dead_letters(
                     if record.offset >= ends.get(tp, 0):
                         break
                     done[tp] = record.offset + 1
-                    outcome = await _replay_one(record.key, record.value, code, dry_run, producer)
+                    outcome = await _replay_one(
+                        record.key, record.value, code, dry_run, producer, to
+                    )
                     setattr(report, outcome, getattr(report, outcome) + 1)
                 if done.get(tp, ends.get(tp, 0)) >= ends.get(tp, 0):
                     consumer.seek(tp, ends.get(tp, 0))  # the rest is for the next replay
@@ -115,13 +140,14 @@ async def _replay_one(
     code: ErrorCode | None,
     dry_run: bool,
     producer: AIOKafkaProducer,
+    to: Callable[[str], bool] | None = None,
 ) -> str:
     """Which count of the report the letter adds to (None: filtered out)."""
     try:
         letter = DeadLetter.model_validate_json(value or b"")
     except (ValidationError, ValueError, TypeError):
         return "unreadable"
-    plan = plan_replay(letter, code)
+    plan = plan_replay(letter, code, to)
     if plan is None:
         return "filtered"
     if plan.reason_skipped is not None:

@@ -72,9 +72,11 @@ async def stage_lags(
     inputs = stage_inputs(TopicNames(settings.topic_prefix))
     admin = create_admin(settings, client_id="concierge-lag")
     consumer = create_consumer(settings, client_id="concierge-lag", group_id=None)
-    await admin.start()
-    await consumer.start()
     try:
+        # Both closed whatever fails, starting included: the console asks every
+        # few seconds, and a broker that refuses must not leak a client each time.
+        await admin.start()
+        await consumer.start()
         return {
             stage: await group_lags(admin, consumer, stage_group(settings, stage), inputs[stage])
             for stage in stages

@@ -86,8 +86,14 @@ class TopicNames:
 
     @property
     def dlq_replay_group_prefix(self) -> str:
-        """Of the consumer groups that remember, per error code, what was replayed."""
+        """Of the consumer groups that remember, per error code, what the operator
+        replayed (``concierge dlq replay``)."""
         return f"{self.prefix}concierge-dlq-replay-"
+
+    @property
+    def console_replay_group_prefix(self) -> str:
+        """The same for the console's replays, which go to channel topics only."""
+        return f"{self.prefix}concierge-console-replay-"
 
     def changelog(self, service: str, table: str) -> str:
         """Faust's name for a table's changelog: ``<app id>-<table>-changelog``."""

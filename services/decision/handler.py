@@ -347,10 +347,13 @@ class DecisionHandler:
         decision_id = result.explanation.decision_id
         update = index_after(timeline.get(customer_id), decision_id, self._timeline_decisions)
         if update.added:
-            timeline.put(customer_id, update.value)
+            # The index last: a crash that lands only part of the table's changelog
+            # then leaves an index naming records still there, so the redelivered
+            # decision writes and evicts them again (and erasure finds them).
             timeline.put(record_key(customer_id, decision_id), record)
             for evicted in update.evicted:
                 timeline.delete(record_key(customer_id, evicted))
+            timeline.put(customer_id, update.value)
         return Output(
             self._names.decision_log, customer_id.encode(), seal(key, customer_id, record)
         )

@@ -27,6 +27,7 @@ from services.decision.domain.timeline import (
     decisions_of,
     find_decision,
     in_force_now,
+    on_channel,
     page,
     timeline,
 )
@@ -94,7 +95,9 @@ def install_customer_queries(
             kept = decisions(customer_id)
             if context is None and not kept:
                 return unknown_customer(self, customer_id)
-            found = page(timeline(context, kept), offset, limit)
+            # The gateway names the channel a bound key may see (its decisions only).
+            shown = on_channel(kept, request.query.get("channel"))
+            found = page(timeline(context, shown), offset, limit)
             body = {
                 "customer_id": customer_id,
                 "entries": found.entries,

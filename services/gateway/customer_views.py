@@ -103,12 +103,17 @@ def customer_views_router(runtime: GatewayRuntime) -> APIRouter:
     )
     async def get_timeline(
         customer_id: CustomerId,
-        _: Annotated[Principal, Depends(context_reader)],
+        principal: Annotated[Principal, Depends(context_reader)],
         limit: Annotated[int, Query(ge=1, le=200, description="Entries per page")] = 50,
         offset: Annotated[int, Query(ge=0, description="`next_offset` of the last page")] = 0,
     ) -> Response:
         path = customer_path(customer_id, "timeline")
-        return await forward(path, limit=str(limit), offset=str(offset))
+        if principal.channel is None:
+            return await forward(path, limit=str(limit), offset=str(offset))
+        # A channel key sees its own channel's decisions only, as for one decision.
+        return await forward(
+            path, limit=str(limit), offset=str(offset), channel=principal.channel.value
+        )
 
     @router.get(
         "/v1/customers/{customer_id:path}/suppressions",

@@ -77,6 +77,7 @@ def operations_router(runtime: GatewayRuntime) -> APIRouter:
     reader = operator(require(settings.api_keys, Scope.context_read))
     writer = operator(require(settings.api_keys, Scope.events_write))
     router = APIRouter(tags=["operations"])
+    names = runtime.names
 
     async def policy_version() -> str | None:
         try:
@@ -147,7 +148,17 @@ def operations_router(runtime: GatewayRuntime) -> APIRouter:
         dry_run: Annotated[bool, Query(description="Count only; send nothing")] = False,
     ) -> ReplayResult:
         try:
-            report = await replay_dead_letters(settings.common, runtime.names.dlq, code, dry_run)
+            # Only to the channel topics the gateway writes anyway: a letter of
+            # concierge.internal.resolved (which stage 2 trusts) or of privacy
+            # requests is the operator's to replay, with the CLI.
+            report = await replay_dead_letters(
+                settings.common,
+                names.dlq,
+                code,
+                dry_run,
+                to=lambda topic: names.channel_of_interactions_topic(topic) is not None,
+                group_prefix=names.console_replay_group_prefix,
+            )
         except Exception as error:
             raise GatewayError(503, f"Kafka did not answer: {type(error).__name__}") from error
         log.info(

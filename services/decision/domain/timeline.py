@@ -35,6 +35,20 @@ def decisions_of(indexed: Iterable[bytes]) -> list[dict[str, Any]]:
     return decisions
 
 
+def decision_channel(record: dict[str, Any]) -> str:
+    """The channel a logged decision belongs to: its action's, or (none sent) its
+    trigger's. A key bound to a channel sees only that channel's decisions."""
+    winner = record.get("winner") or {}
+    return str(winner.get("channel") or record["trigger"]["channel"])
+
+
+def on_channel(decisions: Sequence[dict[str, Any]], channel: str | None) -> list[dict[str, Any]]:
+    """The decisions a caller bound to ``channel`` may see (all when None)."""
+    if channel is None:
+        return list(decisions)
+    return [record for record in decisions if decision_channel(record) == channel]
+
+
 def timeline(
     context: CustomerContext | None, decisions: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:

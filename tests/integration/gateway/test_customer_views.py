@@ -135,6 +135,17 @@ async def test_the_timeline_is_passed_on_with_its_paging(
     assert unknown.headers["content-type"] == PROBLEM
 
 
+async def test_a_channel_key_asks_for_its_own_channels_timeline_only(
+    proxied: tuple[RunningGateway, list[str]],
+) -> None:
+    """A phone key must not read the web's decisions through the timeline, as it
+    cannot through GET /v1/decisions/{id}: the gateway names its channel."""
+    gateway, seen = proxied
+    answer = await gateway.client.get(f"/v1/customers/{KNOWN}/timeline", headers=auth(PHONE_KEY))
+    assert answer.status_code == 200
+    assert seen[-1] == f"/v1/customers/{KNOWN}/timeline?limit=50&offset=0&channel=phone"
+
+
 async def test_suppressions_in_force_need_the_context_scope(
     proxied: tuple[RunningGateway, list[str]],
 ) -> None:

@@ -55,18 +55,16 @@ def test_services_get_exactly_the_topics_they_use() -> None:
     assert NAMES.resolved in decision.reads
     assert not any(NAMES.interactions(c) in decision.topics for c in CHANNELS)
     gateway = service_uses(NAMES, "gateway")
-    # Ingest, and the operator view's dead-letter replay (to where letters came from).
-    assert gateway.writes == {NAMES.interactions(c) for c in CHANNELS} | {
-        NAMES.privacy_requests,
-        NAMES.resolved,
-    }
+    # Ingest, and the console's dead-letter replay: to the channel topics only, never
+    # to concierge.internal.resolved, which stage 2 trusts.
+    assert gateway.writes == {NAMES.interactions(c) for c in CHANNELS}
     # The action and suppression streams, and the operator view's dead letters.
     assert gateway.reads == {NAMES.actions(c) for c in CHANNELS} | {
         NAMES.suppressions,
         NAMES.dlq,
     }
     assert not gateway.groups
-    assert gateway.group_prefixes == {NAMES.dlq_replay_group_prefix}
+    assert gateway.group_prefixes == {NAMES.console_replay_group_prefix}
 
 
 def test_every_topic_is_used_provisioned_by_the_operator_and_changelogs_are_owned() -> None:

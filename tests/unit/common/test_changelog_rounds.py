@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.common.batch import changelog_rounds, check_changelog_order
+from libs.common.batch import DictTable, StagedTable, changelog_rounds, check_changelog_order
 
 
 def test_rounds_follow_the_order_and_skip_tables_with_nothing_written() -> None:
@@ -30,3 +30,15 @@ def test_tables_in_one_group_go_in_one_round() -> None:
 def test_an_order_must_name_every_table_once(order: list[set[str]]) -> None:
     with pytest.raises(ValueError, match="exactly once"):
         check_changelog_order(["a", "b"], order)
+
+
+def test_a_key_written_again_moves_behind_the_keys_written_since() -> None:
+    # A crash may land only a prefix of a table's changelog: what a handler wrote
+    # last (an index naming records) must be produced after what it names.
+    staged = StagedTable(DictTable())
+    staged.put("index", b"v1")
+    staged.put("record-2", b"...")
+    staged.delete("record-1")
+    staged.put("index", b"v2")
+    assert list(staged.writes) == ["record-2", "record-1", "index"]
+    assert staged.writes["index"] == b"v2"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from libs.common.batch import Output
+from libs.common.batch import Output, StagedTable
 from libs.contract.codec import from_json_bytes
 from libs.contract.decision_log import DecisionLogRecord
 from libs.pipeline.decision_log import LogKey, Unreadable, open_sealed, seal
@@ -18,7 +18,16 @@ from services.decision.domain.decision_log import (
 )
 from services.decision.handler import LOG_KEYS, TIMELINE
 from tests.unit.decision.support import CUSTOMER, T0, event
-from tests.unit.decision.test_handler import NAMES, Stage, erasure, grant, of, page_view, record
+from tests.unit.decision.test_handler import (
+    NAMES,
+    NOW,
+    Stage,
+    erasure,
+    grant,
+    of,
+    page_view,
+    record,
+)
 
 
 @pytest.fixture
@@ -145,3 +154,15 @@ def test_dropped_and_erased_records_leave_the_table(stage: Stage) -> None:
     assert len(stage.tables[TIMELINE].data) == 3
     stage.batch([record("erasure", erasure=erasure())])
     assert not stage.tables[TIMELINE].data
+
+
+def test_the_index_is_written_after_the_records_it_names(stage: Stage) -> None:
+    stage.handler._timeline_decisions = 1
+    stage.batch([of(page_view(minutes=0, event_id="v0"))])
+    staged = StagedTable(stage.tables[TIMELINE])
+    stage.handler.handle(
+        of(page_view(minutes=1, event_id="v1")), {**stage.tables, TIMELINE: staged}, NOW
+    )
+    # The new record, the dropped one's delete, then the index.
+    assert list(staged.writes)[-1] == CUSTOMER
+    assert [value is None for value in staged.writes.values()] == [False, True, False]

@@ -16,6 +16,7 @@ from services.decision.domain.timeline import (
     decisions_of,
     find_decision,
     in_force_now,
+    on_channel,
     page,
     timeline,
 )
@@ -93,3 +94,13 @@ def test_in_force_now_drops_what_has_run_out(stage: Stage) -> None:
 def test_no_context_and_no_decisions_is_an_empty_timeline() -> None:
     assert timeline(None, []) == []
     assert page([], 0, 10).next_offset is None
+
+
+def test_a_channel_sees_the_decisions_it_acted_on_or_was_triggered_on() -> None:
+    web_action: dict[str, Any] = {"winner": {"channel": "web"}, "trigger": {"channel": "mobile"}}
+    phone_nothing: dict[str, Any] = {"winner": None, "trigger": {"channel": "phone"}}
+    decisions = [web_action, phone_nothing]
+    assert on_channel(decisions, "web") == [web_action]
+    assert on_channel(decisions, "mobile") == []
+    assert on_channel(decisions, "phone") == [phone_nothing]
+    assert on_channel(decisions, None) == decisions
