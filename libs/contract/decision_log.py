@@ -11,7 +11,8 @@ On the topic the record is sealed with the customer's own key (AES-GCM,
 customer's records unreadable until retention deletes them.
 """
 
-from typing import Final, Literal
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
 from pydantic import Field
 
@@ -97,3 +98,12 @@ class DecisionLogRecord(ContractModel):
         "the event on its channel."
     )
     timings: DecisionTimings
+
+
+def decision_channel(record: Mapping[str, Any]) -> str:
+    """The channel a logged decision (a `decision-log/v1` record as JSON) belongs
+    to: its action's, or, when it sent none, its trigger's. A key bound to a
+    channel sees only that channel's decisions (the gateway and the decision
+    worker's timeline both ask this)."""
+    winner = record.get("winner") or {}
+    return str(winner.get("channel") or record["trigger"]["channel"])

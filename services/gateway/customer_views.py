@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from libs.common.logging import get_logger
 from libs.contract.common import Channel
-from libs.contract.decision_log import DecisionLogRecord
+from libs.contract.decision_log import DecisionLogRecord, decision_channel
 from libs.contract.queries import SuppressionsNow, Timeline
 from services.gateway import api_models as models
 from services.gateway.auth import Principal, Scope
@@ -147,9 +147,7 @@ def customer_views_router(runtime: GatewayRuntime) -> APIRouter:
         path = f"/v1/decisions/{quote(decision_id, safe='')}"
         answer = await forward(path, customer_id=customer_id)
         if answer.status_code == 200 and principal.channel is not None:
-            record = orjson.loads(answer.body)
-            winner = record.get("winner") or {}
-            where = winner.get("channel") or record["trigger"].get("channel")
+            where = decision_channel(orjson.loads(answer.body))
             if where != principal.channel.value:
                 raise GatewayError(
                     403, f"This API key reads only '{principal.channel}' decisions, not '{where}'"

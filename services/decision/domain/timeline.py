@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from libs.context.model import CustomerContext
+from libs.contract.decision_log import decision_channel
 from libs.contract.suppression import SuppressionEvent
 
 # Within one decision: the decision, then what it started or lifted.
@@ -33,13 +34,6 @@ def decisions_of(indexed: Iterable[bytes]) -> list[dict[str, Any]]:
             seen.add(record["decision_id"])
             decisions.append(record)
     return decisions
-
-
-def decision_channel(record: dict[str, Any]) -> str:
-    """The channel a logged decision belongs to: its action's, or (none sent) its
-    trigger's. A key bound to a channel sees only that channel's decisions."""
-    winner = record.get("winner") or {}
-    return str(winner.get("channel") or record["trigger"]["channel"])
 
 
 def on_channel(decisions: Sequence[dict[str, Any]], channel: str | None) -> list[dict[str, Any]]:
