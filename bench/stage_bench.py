@@ -95,8 +95,8 @@ def main() -> None:
     ]
     decision_tables = {name: DictTable() for name in DECISION_TABLES}
     decision_seconds, outputs = run_stage(decision, decision_inputs, decision_tables)
-    contexts = decision_tables[CONTEXTS].data
-    histories = decision_tables[HISTORIES].data
+    contexts = decision_tables[CONTEXTS].snapshot()
+    histories = decision_tables[HISTORIES].snapshot()
     report(f"{len(inputs):,} input records, {len(resolved):,} resolved, {len(outputs):,} outputs")
     report(f"stage 1 handler (intake):   {1e6 * intake_seconds / len(inputs):7.1f} µs per record")
     report(
@@ -109,7 +109,7 @@ def main() -> None:
         f"({len(contexts):,} customers)"
     )
     logged = [len(out.value or b"") for out in outputs if out.topic == NAMES.decision_log]
-    timelines = decision_tables[TIMELINE].data
+    timelines = decision_tables[TIMELINE].snapshot()
     per_customer = sum(map(len, timelines.values())) / max(1, len(contexts))
     report(
         f"decision log: {len(logged):,} records, {sum(logged) / max(1, len(logged)):,.0f} bytes "

@@ -79,10 +79,12 @@ from libs.common.batch import (
     InputRecord,
     Output,
     RecordHandler,
+    TableValue,
     TableView,
     Work,
     changelog_rounds,
     check_changelog_order,
+    encoded,
     run_staged,
     write_last,
 )
@@ -415,7 +417,7 @@ class _Flush(NamedTuple):
 
     next_offsets: dict[TP, int]  # empty for a job
     sends: list[asyncio.Future[Any]]
-    writes: dict[tuple[str, int], dict[str, bytes | None]]
+    writes: dict[tuple[str, int], dict[str, TableValue | None]]
     done: asyncio.Future[None] | None
 
 
@@ -426,9 +428,9 @@ class _PendingView:
 
     def __init__(
         self,
-        pending: dict[str, bytes | None],
+        pending: dict[str, TableValue | None],
         read: Callable[[str], bytes | None],
-        writes: dict[str, bytes | None],
+        writes: dict[str, TableValue | None],
     ) -> None:
         self._pending = pending
         self._read = read
@@ -437,10 +439,16 @@ class _PendingView:
     def get(self, key: str) -> bytes | None:
         value = self._pending.get(key, _MISSING)
         if value is not _MISSING:
+            return encoded(value)  # type: ignore[arg-type]
+        return self._read(key)
+
+    def read(self, key: str) -> TableValue | None:
+        value = self._pending.get(key, _MISSING)
+        if value is not _MISSING:
             return value  # type: ignore[return-value]
         return self._read(key)
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key: str, value: TableValue) -> None:
         self._pending[key] = value
         write_last(self._writes, key, value)
 
@@ -469,7 +477,7 @@ class BatchStage:
     records_counter: Counter
     batch_sizes: Histogram
     # (table, table partition) -> key -> value written but not yet in RocksDB.
-    pending: dict[tuple[str, int], dict[str, bytes | None]] = field(default_factory=dict)
+    pending: dict[tuple[str, int], dict[str, TableValue | None]] = field(default_factory=dict)
     committable: dict[TP, int] = field(default_factory=dict)
     _next: dict[TP, int] = field(default_factory=dict)
     _taken_over: dict[TP, int] = field(default_factory=dict)
@@ -507,7 +515,7 @@ class BatchStage:
         `interactions.web` and the call a moment later on `interactions.phone`
         often arrive in one fetch, and taking one partition after the other
         would resolve the call first, as an unknown caller."""
-        writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
+        writes: dict[tuple[str, int], dict[str, TableValue | None]] = {}
         views: dict[int, dict[str, TableView]] = {}
         outputs: list[Output] = []
         next_offsets: dict[TP, int] = {}
@@ -580,7 +588,7 @@ class BatchStage:
             return [Output(self.dlq_topic, self.dlq_key(record.key), to_json_bytes(letter))]
 
     def _views(
-        self, partition: int, writes: dict[tuple[str, int], dict[str, bytes | None]]
+        self, partition: int, writes: dict[tuple[str, int], dict[str, TableValue | None]]
     ) -> dict[str, TableView]:
         views: dict[str, TableView] = {}
         for name, table in self.tables.items():
@@ -626,7 +634,7 @@ class BatchStage:
             if not self._writes_partition(partition):
                 done.set_exception(LookupError(f"table partition {partition} is not this worker's"))
                 continue
-            writes: dict[tuple[str, int], dict[str, bytes | None]] = {}
+            writes: dict[tuple[str, int], dict[str, TableValue | None]] = {}
             try:
                 outputs = run_staged(job, self._views(partition, writes))
             except Exception as error:
@@ -700,13 +708,18 @@ class BatchStage:
         if outputs:
             await asyncio.gather(*outputs)
         # In handling order, so a key's last write wins and is produced last.
-        merged: dict[tuple[str, int], dict[str, bytes | None]] = {}
+        values: dict[tuple[str, int], dict[str, TableValue | None]] = {}
         for flush in group:
             for slot, writes in flush.writes.items():
                 if writes:
-                    target = merged.setdefault(slot, {})
+                    target = values.setdefault(slot, {})
                     for key, value in writes.items():
                         write_last(target, key, value)
+        # Values put decoded are encoded here, once per key (``Unencoded``).
+        merged = {
+            slot: {key: encoded(value) for key, value in writes.items()}
+            for slot, writes in values.items()
+        }
         producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         changelog_sends: list[tuple[str, int, list[tuple[asyncio.Future[Any], int]]]] = []
         # Each round is delivered before the next is sent: the stage orders its
@@ -724,20 +737,19 @@ class BatchStage:
             this_round = changelog_sends[sent:]
             await asyncio.gather(*(send for _, _, sends in this_round for send, _ in sends))
         for name, partition, sends in changelog_sends:
-            writes = merged[(name, partition)]
             store = self.tables[name].data
             batch = rocksdict.WriteBatch(raw_mode=True)
-            for key, value in writes.items():
-                if value is None:
+            for key, raw in merged[(name, partition)].items():
+                if raw is None:
                     batch.delete(key.encode())
                 else:
-                    batch.put(key.encode(), value)
+                    batch.put(key.encode(), raw)
             # What Store.set_persisted_offset writes: recovery reads on from there.
             last = max(send.result().offset + count - 1 for send, count in sends)
             batch.put(store.offset_key, str(last).encode())
             store._db_for_partition(partition).write(batch)
             pending = self.pending.get((name, partition), {})
-            for key, value in writes.items():
+            for key, value in values[(name, partition)].items():
                 # A later batch may have written the key again: keep its value.
                 if key in pending and pending[key] is value:
                     del pending[key]
@@ -755,7 +767,7 @@ class BatchStage:
         answered by the worker that owns the key's partition."""
         for (name, _), writes in self.pending.items():
             if name == table and key in writes:
-                return writes[key]
+                return encoded(writes[key])
         value = self.tables[table].data._get(key.encode())
         return None if value is None else bytes(value)
 

@@ -26,7 +26,7 @@ import orjson
 from aiokafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from libs.common.batch import InputRecord, Output, TableView
+from libs.common.batch import InputRecord, Output, TableView, Unencoded
 from libs.common.decoded_cache import DecodedCache
 from libs.common.kafka import records_since
 from libs.common.logging import bound_ids, get_logger
@@ -131,7 +131,7 @@ class DecisionHandler:
         )
         self._context_bytes = Histogram(
             "concierge_context_bytes",
-            "Stored size of a context after an event",
+            "Stored size of a context, each time one is written",
             buckets=CONTEXT_BYTES_BUCKETS,
             registry=registry,
         )
@@ -196,29 +196,35 @@ class DecisionHandler:
     # -- state -----------------------------------------------------------------
 
     def load_context(self, contexts: TableView, customer_id: str) -> CustomerContext | None:
-        raw = contexts.get(customer_id)
-        if raw is None:
+        stored = contexts.read(customer_id)
+        if stored is None:
             self._contexts.forget(customer_id)
             return None
-        return self._contexts.decode(customer_id, raw)
+        return self._contexts.load(customer_id, stored)
 
     def _store_context(self, contexts: TableView, context: CustomerContext) -> None:
+        # Encoded when written, once per flush (``Unencoded``): most of a
+        # customer's puts are replaced by their next event's before then.
+        stored = Unencoded(context, self._encode_context)
+        contexts.put(context.customer_id, stored)
+        self._contexts.remember(context.customer_id, stored, context)
+
+    def _encode_context(self, context: CustomerContext) -> bytes:
         data = context.to_bytes()
         self._context_bytes.observe(len(data))
-        contexts.put(context.customer_id, data)
-        self._contexts.remember(context.customer_id, data, context)
+        return data
 
     def load_history(self, histories: TableView, customer_id: str) -> ContactHistory:
-        raw = histories.get(customer_id)
-        if raw is None:
+        stored = histories.read(customer_id)
+        if stored is None:
             self._histories.forget(customer_id)
             return ContactHistory.empty(customer_id)
-        return self._histories.decode(customer_id, raw)
+        return self._histories.load(customer_id, stored)
 
     def _store_history(self, histories: TableView, history: ContactHistory) -> None:
-        data = history.to_json()
-        histories.put(history.customer_id, data)
-        self._histories.remember(history.customer_id, data, history)
+        stored = Unencoded(history, ContactHistory.to_json)
+        histories.put(history.customer_id, stored)
+        self._histories.remember(history.customer_id, stored, history)
 
     def _drop(self, tables: Mapping[str, TableView], customer_id: str) -> list[Output]:
         """Forget the customer; a tombstone for `suppressions.active` if it had any."""
@@ -426,7 +432,7 @@ class DecisionHandler:
         if record.merged_context is None:
             return
         contexts = tables[CONTEXTS]
-        source = CustomerContext.from_bytes(orjson.dumps(record.merged_context))
+        source = CustomerContext.from_json_dict(record.merged_context)
         target = self.load_context(contexts, record.customer_id)
         merged = (
             adopt_provisional(source, record.customer_id)

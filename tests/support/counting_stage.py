@@ -16,11 +16,15 @@ from pathlib import Path
 from faust.web import Request, Response, View
 from faust.worker import Worker
 
-from libs.common.batch import InputRecord, Output, TableView
+from libs.common.batch import InputRecord, Output, TableView, Unencoded
 from libs.common.batch_stage import batch_stage
 from libs.common.faust_app import create_faust_app, create_table, observe
 from libs.common.logging import configure_logging
 from libs.common.settings import CommonSettings
+
+
+def _encode_count(count: int) -> bytes:
+    return str(count).encode()
 
 
 class CountingHandler:
@@ -33,8 +37,10 @@ class CountingHandler:
     ) -> Sequence[Output]:
         key = (record.key or b"").decode()
         counts = tables["counts"]
-        count = int(counts.get(key) or b"0") + 1
-        counts.put(key, str(count).encode())  # staged: dropped if we raise below
+        stored = counts.read(key)
+        count = (stored.value if isinstance(stored, Unencoded) else int(stored or b"0")) + 1
+        # Staged (dropped if we raise below), and put decoded: encoded by the flush.
+        counts.put(key, Unencoded(count, _encode_count))
         if record.value == b"boom":
             raise ValueError("a record this handler cannot take")
         body = f"{key}:{count}:{record.offset}:{self._worker}".encode()

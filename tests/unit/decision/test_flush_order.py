@@ -46,7 +46,7 @@ def the_batch() -> list[InputRecord]:
 
 
 def snapshot(stage: Stage) -> dict[str, dict[str, bytes]]:
-    return {name: dict(table.data) for name, table in stage.tables.items()}
+    return {name: table.snapshot() for name, table in stage.tables.items()}
 
 
 def crashed_between_rounds(

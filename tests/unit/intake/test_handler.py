@@ -169,7 +169,7 @@ def test_an_anonymous_visitor_who_identifies_is_merged_before_the_event() -> Non
     assert event_key == b"cust-1"
     assert event.kind == "event"
     assert not event.provisional
-    links = stage.tables[LINKS].data
+    links = stage.tables[LINKS].snapshot()
     assert orjson.loads(links["anon:anon-1"])["customer_id"] == "cust-1"
     assert provisional not in stage.tables[IDENTIFIER_SETS].data
     assert stage.count("concierge_identity_merges_total") == 1
@@ -225,7 +225,7 @@ def test_phone_and_email_never_leave_the_stage_in_clear() -> None:
         *stage.send(b'{"identity": {"phone": "+442079460958"}}', key=phone.encode()),
     ]
     assert len(outputs) == 3
-    stored = [value for table in stage.tables.values() for value in table.data.values()]
+    stored = [value for table in stage.tables.values() for value in table.snapshot().values()]
     keys = [key for table in stage.tables.values() for key in table.data]
     for blob in [*(out.value or b"" for out in outputs), *(out.key or b"" for out in outputs)]:
         assert phone.encode() not in blob
@@ -254,7 +254,7 @@ def test_a_known_customer_never_expires() -> None:
     stage = Stage()
     stage.send(interaction(customer_id="cust-1"))
     stage.handler.expire("cust-1", stage.views, NOW + TTL * 10)
-    assert IdentifierSet.from_bytes(stage.tables[IDENTIFIER_SETS].data["cust-1"])
+    assert IdentifierSet.from_bytes(stage.tables[IDENTIFIER_SETS].snapshot()["cust-1"])
 
 
 def test_a_record_from_an_unknown_topic_is_a_bug() -> None:

@@ -186,8 +186,8 @@ def test_through_the_handler_links_made_before_a_rotation_resolve_after_it_and_e
     assert later.customer_id == "C"
 
     # Erasure finds the moved link through C's identifier set.
-    sets = {"C": IdentifierSet.from_bytes(tables[IDENTIFIER_SETS].data["C"])}
-    links = {k: LinkRecord.from_bytes(v) for k, v in tables[LINKS].data.items()}
+    sets = {"C": IdentifierSet.from_bytes(tables[IDENTIFIER_SETS].snapshot()["C"])}
+    links = {k: LinkRecord.from_bytes(v) for k, v in tables[LINKS].snapshot().items()}
     assert _email_key(NEW) in plan_erasure("C", links, sets).link_deletes
 
 
