@@ -121,6 +121,10 @@ class DecisionHandler:
         self.sent_before: dict[int, set[str]] = {}
         self._contexts: DecodedCache[CustomerContext] = DecodedCache(CustomerContext.from_bytes)
         self._histories: DecodedCache[ContactHistory] = DecodedCache(ContactHistory.from_json)
+        # Each suppression a decision emits reads the customer's set in force.
+        self._in_force_sets: DecodedCache[tuple[SuppressionEvent, ...]] = DecodedCache(
+            decode_in_force
+        )
 
         registry = registry if registry is not None else CollectorRegistry()
         self._records = Counter(
@@ -238,6 +242,7 @@ class DecisionHandler:
         timeline.delete(customer_id)
         self._contexts.forget(customer_id)
         self._histories.forget(customer_id)
+        self._in_force_sets.forget(customer_id)
         in_force = tables[IN_FORCE]
         if in_force.get(customer_id) is None:
             return []
@@ -254,15 +259,18 @@ class DecisionHandler:
         """The customer's suppressions in force after ``emitted``, to
         `suppressions.active` if they changed (docs/contract/suppression.md)."""
         table = tables[IN_FORCE]
-        current = decode_in_force(table.get(customer_id))
+        stored = table.read(customer_id)
+        current = () if stored is None else self._in_force_sets.load(customer_id, stored)
         after = in_force_after(current, emitted, now)
         if after == current:
             return []
         value = encode_in_force(customer_id, after, now)
         if value is None:
             table.delete(customer_id)
+            self._in_force_sets.forget(customer_id)
         else:
             table.put(customer_id, value)
+            self._in_force_sets.remember(customer_id, value, after)
         return [Output(self._names.suppressions_active, customer_id.encode(), value)]
 
     # -- records ---------------------------------------------------------------
