@@ -1,13 +1,16 @@
 """CPU per event of each stage's handler alone: no broker, no Faust, dict tables.
 
-    .venv/bin/python -m bench.stage_bench [--events 20000] > /dev/null
+    .venv/bin/python -m bench.stage_bench [--events 20000] [--flush-every 1000] > /dev/null
 
 Feeds the same simulator events as the drain benchmark through
 ``IntakeHandler`` (stage 1) and what it resolves through ``DecisionHandler``
 (stage 2), each record staged and applied as the batch adapter does, and
-prints µs per input record per stage. Next to ``bench.drain_bench`` (the whole
-process per stage, Kafka and Faust included) it says how much of a stage's
-cost is its own logic and how much the adapter and clients around it.
+prints µs per input record per stage. Like the adapter's flusher, it encodes
+what a handler put decoded once per key per flush (``--flush-every`` records:
+a drain's rounds hold thousands, live ones a few). Next to
+``bench.drain_bench`` (the whole process per stage, Kafka and Faust included)
+it says how much of a stage's cost is its own logic and how much the adapter
+and clients around it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from bench.e2e.payloads import step_plan
-from libs.common.batch import DictTable, InputRecord, Output, RecordHandler, run_staged
+from libs.common.batch import (
+    DictTable,
+    InputRecord,
+    Output,
+    RecordHandler,
+    TableValue,
+    run_staged,
+)
 from libs.common.logging import configure_logging
 from libs.common.topics import TopicNames
 from services.decision.domain.catalogue import load_config
@@ -37,15 +47,40 @@ from services.simulator.journeys import stamped
 NAMES = TopicNames("")
 
 
+class FlushedTable(DictTable):
+    """A ``DictTable`` that, like the adapter's flusher, encodes what was put
+    (``Unencoded`` values) once per key per flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: set[str] = set()
+
+    def put(self, key: str, value: TableValue) -> None:
+        super().put(key, value)
+        self.written.add(key)
+
+    def flush(self) -> None:
+        for key in self.written:
+            self.get(key)
+        self.written.clear()
+
+
 def run_stage(
-    handler: RecordHandler, records: list[InputRecord], tables: Mapping[str, DictTable]
+    handler: RecordHandler,
+    records: list[InputRecord],
+    tables: Mapping[str, FlushedTable],
+    flush_every: int,
 ) -> tuple[float, list[Output]]:
-    """Seconds of CPU for ``records``, and what they produced."""
+    """Seconds of CPU for ``records`` (a flush every ``flush_every`` of them), and
+    what they produced."""
     outputs: list[Output] = []
     now = datetime.now(UTC)
     began = time.process_time()
-    for record in records:
+    for number, record in enumerate(records, 1):
         outputs.extend(run_staged(partial(handler.handle, record, now=now), tables))
+        if number % flush_every == 0 or number == len(records):
+            for table in tables.values():
+                table.flush()
     return time.process_time() - began, outputs
 
 
@@ -57,6 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--flush-every",
+        type=int,
+        default=1000,
+        help="records per flush (a drain's rounds hold thousands; live ones a few)",
+    )
     args = parser.parse_args()
     # As the services run: INFO, JSON lines (each decision logs one) to stdout,
     # which goes wherever the caller sends it; the figures go to stderr.
@@ -81,7 +122,9 @@ def main() -> None:
         timedelta(days=30),
         IntakeMetrics.create(CollectorRegistry()),
     )
-    intake_seconds, resolved = run_stage(intake, inputs, {name: DictTable() for name in TABLES})
+    intake_seconds, resolved = run_stage(
+        intake, inputs, {name: FlushedTable() for name in TABLES}, args.flush_every
+    )
     settings = DecisionSettings()
     decision = DecisionHandler(
         load_config(settings.catalogue_path, settings.policies_path),
@@ -93,8 +136,10 @@ def main() -> None:
         InputRecord(output.topic, 0, number, 0.0, output.key, output.value)
         for number, output in enumerate(resolved)
     ]
-    decision_tables = {name: DictTable() for name in DECISION_TABLES}
-    decision_seconds, outputs = run_stage(decision, decision_inputs, decision_tables)
+    decision_tables = {name: FlushedTable() for name in DECISION_TABLES}
+    decision_seconds, outputs = run_stage(
+        decision, decision_inputs, decision_tables, args.flush_every
+    )
     contexts = decision_tables[CONTEXTS].snapshot()
     histories = decision_tables[HISTORIES].snapshot()
     report(f"{len(inputs):,} input records, {len(resolved):,} resolved, {len(outputs):,} outputs")
