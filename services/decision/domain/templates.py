@@ -60,6 +60,10 @@ class Proposition(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+# Template settings seen so far, each kept once (``Template.settings_key``).
+_INTERNED_SETTINGS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
 class Template(BaseModel):
     """``template:`` of a catalogue entry."""
 
@@ -78,14 +82,18 @@ class Template(BaseModel):
     """Concrete candidates tried, strongest first: the next one when the first is ruled out."""
 
     @cached_property
-    def settings_key(self) -> tuple[Any, ...]:
+    def settings_key(self) -> int:
         """What binding depends on besides the context: equal keys bind to equal values.
 
-        A life-stage template is its own key (its propositions are its own).
+        An int, the identity of the settings interned: a decision looks it up for
+        every template candidate, and a tuple of the settings is hashed anew on
+        each lookup. A life-stage template is its own key (its propositions are
+        its own).
         """
         if self.slot == "life_stage":
-            return (id(self),)
-        return (self.slot, self.categories, self.min_affinity, self.within, self.max_bindings)
+            return id(self)
+        settings = (self.slot, self.categories, self.min_affinity, self.within, self.max_bindings)
+        return id(_INTERNED_SETTINGS.setdefault(settings, settings))
 
     @model_validator(mode="after")
     def _fits_the_slot(self) -> Template:
