@@ -104,6 +104,7 @@ from libs.common.guard import (
 )
 from libs.common.kafka import holds_records
 from libs.common.kafka_security import denial_of
+from libs.common.key_partitions import KeyPartitions
 from libs.common.logging import get_logger
 from libs.common.stall import Sample, StallDetector
 from libs.contract.codec import to_json_bytes
@@ -476,6 +477,7 @@ class BatchStage:
     on_take_over: TakeOver | None
     records_counter: Counter
     batch_sizes: Histogram
+    key_partitions: KeyPartitions = field(default_factory=KeyPartitions)
     # (table, table partition) -> key -> value written but not yet in RocksDB.
     pending: dict[tuple[str, int], dict[str, TableValue | None]] = field(default_factory=dict)
     committable: dict[TP, int] = field(default_factory=dict)
@@ -602,13 +604,19 @@ class BatchStage:
 
     async def _send(self, outputs: Iterable[Output]) -> list[asyncio.Future[Any]]:
         producer: Any = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        metadata = producer.client.cluster
+        # Each topic's partitions, read once per round (aiokafka reads them per record).
+        topic_partitions: dict[str, Any] = {}
         sends = []
         for output in outputs:
-            sends.append(
-                await producer.send(
-                    output.topic, output.value, key=output.key, partition=output.partition
-                )
-            )
+            topic, key, partition = output.topic, output.key, output.partition
+            if partition is None and key is not None:
+                partitions = topic_partitions.get(topic)
+                if partitions is None:
+                    partitions = topic_partitions[topic] = metadata.partitions_for_topic(topic)
+                if partitions:  # else not known yet: aiokafka waits for the metadata
+                    partition = self.key_partitions.of(key, partitions)
+            sends.append(await producer.send(topic, output.value, key=key, partition=partition))
         return sends
 
     async def _queue(self, flush: _Flush) -> None:
