@@ -31,6 +31,20 @@ from libs.context.model import (
 ValueT = TypeVar("ValueT")
 
 
+def merged_by_key(
+    first: Mapping[str, ValueT],
+    second: Mapping[str, ValueT],
+    combine: Callable[[ValueT, ValueT], ValueT],
+) -> dict[str, ValueT]:
+    """Both mappings in one: a key in both gets ``combine(first's, second's)``.
+    Keys keep their order: ``first``'s, then those only ``second`` has."""
+    merged = dict(first)
+    for key, theirs in second.items():
+        ours = merged.get(key)
+        merged[key] = theirs if ours is None else combine(ours, theirs)
+    return merged
+
+
 def insert_interaction(
     ring: tuple[Interaction, ...], item: Interaction, bound: int
 ) -> tuple[Interaction, ...]:
@@ -252,23 +266,21 @@ def record_outcome(
 def merge_outcomes(
     first: Mapping[str, ActionOutcome], second: Mapping[str, ActionOutcome]
 ) -> dict[str, ActionOutcome]:
-    merged = dict(first)
-    for action_id, theirs in second.items():
-        ours = merged.get(action_id)
-        if ours is None:
-            merged[action_id] = theirs
-            continue
-        dismissals = tuple(sorted((*ours.recent_dismissals, *theirs.recent_dismissals)))
-        merged[action_id] = ActionOutcome(
-            max(ours.last_at, theirs.last_at),
-            ours.shown + theirs.shown,
-            ours.accepted + theirs.accepted,
-            ours.dismissed + theirs.dismissed,
-            _latest_optional(ours.last_shown_at, theirs.last_shown_at),
-            _latest_optional(ours.last_accepted_at, theirs.last_accepted_at),
-            dismissals[-MAX_RECENT_DISMISSALS:],
-        )
+    merged = merged_by_key(first, second, _combined_outcome)
     return _newest(merged, MAX_TRACKED_ACTIONS, key=lambda o: o.last_at)
+
+
+def _combined_outcome(ours: ActionOutcome, theirs: ActionOutcome) -> ActionOutcome:
+    dismissals = tuple(sorted((*ours.recent_dismissals, *theirs.recent_dismissals)))
+    return ActionOutcome(
+        max(ours.last_at, theirs.last_at),
+        ours.shown + theirs.shown,
+        ours.accepted + theirs.accepted,
+        ours.dismissed + theirs.dismissed,
+        _latest_optional(ours.last_shown_at, theirs.last_shown_at),
+        _latest_optional(ours.last_accepted_at, theirs.last_accepted_at),
+        dismissals[-MAX_RECENT_DISMISSALS:],
+    )
 
 
 def add_to_cart(cart: tuple[str, ...], product_id: str) -> tuple[str, ...]:

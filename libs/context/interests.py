@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Final, NamedTuple
 
+from libs.context.bounded import merged_by_key
 from libs.context.model import (
     INTEREST_FLOOR,
     INTEREST_HALF_LIFE,
@@ -93,18 +94,13 @@ def merge_category_interests(
     first: Mapping[str, CategoryInterest], second: Mapping[str, CategoryInterest]
 ) -> Mapping[str, CategoryInterest]:
     """Both histories' affinities, as if one context had seen every signal."""
-    merged = dict(first)
-    for category, theirs in second.items():
-        ours = merged.get(category)
-        if ours is None:
-            merged[category] = theirs
-            continue
-        at = max(ours.at, theirs.at)
-        score = decay(ours.score, ours.at, at) + decay(theirs.score, theirs.at, at)
-        merged[category] = CategoryInterest(
-            round(score, _SCORE_DIGITS), at, ours.views + theirs.views
-        )
-    return _strongest(merged)
+    return _strongest(merged_by_key(first, second, _combined_interest))
+
+
+def _combined_interest(ours: CategoryInterest, theirs: CategoryInterest) -> CategoryInterest:
+    at = max(ours.at, theirs.at)
+    score = decay(ours.score, ours.at, at) + decay(theirs.score, theirs.at, at)
+    return CategoryInterest(round(score, _SCORE_DIGITS), at, ours.views + theirs.views)
 
 
 def _strongest(interests: dict[str, CategoryInterest]) -> dict[str, CategoryInterest]:

@@ -23,6 +23,7 @@ from libs.context.bounded import (
     merge_recent_ids,
     merge_resolutions,
     merge_signals,
+    merged_by_key,
 )
 from libs.context.interests import (
     merge_cart_lines,
@@ -135,12 +136,11 @@ def _latest_sessions(
     target: Mapping[str, Session], source: Mapping[str, Session]
 ) -> dict[str, Session]:
     """Per channel, the session active last (the target's on a tie)."""
-    sessions = dict(source)
-    for channel, session in target.items():
-        theirs = sessions.get(channel)
-        if theirs is None or session.last_at >= theirs.last_at:
-            sessions[channel] = session
-    return sessions
+    return merged_by_key(source, target, _later_session)
+
+
+def _later_session(source: Session, target: Session) -> Session:
+    return target if target.last_at >= source.last_at else source
 
 
 def _fill_profile(target: Profile, source: Profile) -> Profile:
