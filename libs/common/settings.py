@@ -78,6 +78,12 @@ class CommonSettings(BaseSettings):
     # A worker owning a partition with records waiting that it has not
     # consumed for this long exits for a restart (libs/common/stall.py); 0: never.
     partition_stall_seconds: float = Field(default=60.0, ge=0)
+    # How often a stage moves what survived garbage collection to the permanent
+    # generation, which no collection scans (libs/common/gc_pauses.py); 0: never.
+    gc_freeze_seconds: float = Field(default=5.0, ge=0)
+    # How often it collects the permanent generation once, for reference cycles
+    # dropped after they were frozen (one full pause each); 0: never.
+    gc_reclaim_seconds: float = Field(default=3600.0, ge=0)
     # How often a stage reads its consumer group's lag from the broker for
     # /metrics (concierge_consumer_lag, libs/common/lag_metrics.py); 0: never.
     lag_export_seconds: float = Field(default=15.0, ge=0)

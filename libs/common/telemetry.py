@@ -8,6 +8,8 @@ a build-info series that says which release and Python a process runs:
 - ``process_*``: CPU seconds, resident memory, open file descriptors, and
   ``process_start_time_seconds`` (its changes count restarts);
 - ``python_gc_*``: collections and collected objects per generation;
+- ``concierge_gc_pause_seconds{generation}`` and ``concierge_gc_frozen_objects``:
+  how long collections stop the process (libs/common/gc_pauses.py);
 - ``python_info``: the interpreter;
 - ``concierge_build_info{service,version,python}``: always 1.
 """
@@ -25,6 +27,8 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from libs.common.gc_pauses import instrument_gc
+
 
 def concierge_version() -> str:
     try:
@@ -37,6 +41,7 @@ def instrument_process(registry: CollectorRegistry, service: str) -> None:
     """Process, GC, platform and build-info metrics on a service's registry."""
     ProcessCollector(registry=registry)
     GCCollector(registry=registry)
+    instrument_gc(registry)
     PlatformCollector(registry=registry)
     build = Info("concierge_build", "The release and Python this process runs", registry=registry)
     build.info(

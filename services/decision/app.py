@@ -25,6 +25,7 @@ from libs.common.faust_app import (
     kafka_connection,
     observe,
 )
+from libs.common.gc_pauses import keep_gc_pauses_short
 from libs.common.lag_metrics import export_stage_lag
 from libs.common.topics import TopicNames
 from libs.context import CustomerContext, is_expired, summarize
@@ -63,6 +64,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         advertised_url=settings.advertised_url,
     )
     telemetry = observe(app, "decision")
+    keep_gc_pauses_short(app, common.gc_freeze_seconds, common.gc_reclaim_seconds)
     export_stage_lag(app, telemetry.registry, common, "decision")
     contexts = create_table(
         app, CONTEXTS, partitions=common.partitions, help="customer_id -> CustomerContext"

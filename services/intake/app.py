@@ -17,6 +17,7 @@ import faust
 from libs.common.batch import Output, TableView, Work
 from libs.common.batch_stage import batch_stage
 from libs.common.faust_app import create_faust_app, create_table, observe
+from libs.common.gc_pauses import keep_gc_pauses_short
 from libs.common.lag_metrics import export_stage_lag
 from libs.common.logging import get_logger
 from libs.common.topics import CHANNELS, IDENTITY_PARTITIONS, TopicNames
@@ -54,6 +55,7 @@ def create_app(settings: IntakeSettings) -> faust.App:
         single_writer=True,
     )
     telemetry = observe(app, "intake")
+    keep_gc_pauses_short(app, common.gc_freeze_seconds, common.gc_reclaim_seconds)
     export_stage_lag(app, telemetry.registry, common, "intake")
 
     links = create_table(

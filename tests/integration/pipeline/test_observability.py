@@ -70,6 +70,26 @@ def test_every_stage_exports_process_gc_and_build_info(pipeline: Stack) -> None:
         assert (labels["service"], labels["version"], value) == (service, "0.1.0", 1.0)
 
 
+async def test_each_stage_freezes_what_survives_collection_and_times_every_pause(
+    pipeline: Stack,
+) -> None:
+    for service in ("intake", "decision"):
+
+        def frozen_after_start(service: str = service) -> bool:
+            ((_, frozen),) = _samples(pipeline, service)["concierge_gc_frozen_objects"]
+            return frozen > 0
+
+        # The first freeze comes one gc_freeze_seconds (5 s) after start-up.
+        await wait_for(frozen_after_start, timeout=30, what=f"{service} froze its heap")
+        samples = _samples(pipeline, service)
+        (young,) = [
+            value
+            for labels, value in samples["concierge_gc_pause_seconds_count"]
+            if labels["generation"] == "0"
+        ]
+        assert young > 0
+
+
 async def test_each_stage_exports_its_groups_lag_and_committed_offset_per_partition(
     pipeline: Stack, pipeline_settings: CommonSettings, names: TopicNames
 ) -> None:
