@@ -168,6 +168,9 @@ class DecisionFacts:
         self, template: Template, categories: Mapping[str, CategoryInfo]
     ) -> tuple[Any, ...]:
         """``templates.slot_values``, once per decision per template settings."""
+        by_stage = template.by_life_stage
+        if by_stage is not None:  # its own propositions: worked out when it was loaded
+            return by_stage.get(self.context.profile.life_stage, ())
         key = template.settings_key
         values: tuple[Any, ...] | None = self._answers.get(key)
         if values is None:

@@ -95,6 +95,19 @@ class Template(BaseModel):
         settings = (self.slot, self.categories, self.min_affinity, self.within, self.max_bindings)
         return id(_INTERNED_SETTINGS.setdefault(settings, settings))
 
+    @cached_property
+    def by_life_stage(self) -> Mapping[str | None, tuple[SlotValue, ...]] | None:
+        """``life_stage`` templates: life stage -> what the slot holds at it, worked out
+        once (it depends on the template alone); None for the other slots."""
+        if self.slot != "life_stage":
+            return None
+        allowed = self.categories
+        return {
+            stage: ((stage, proposition.category, proposition.product_id, proposition),)
+            for stage, proposition in self.propositions.items()
+            if not allowed or proposition.category in allowed
+        }
+
     @model_validator(mode="after")
     def _fits_the_slot(self) -> Template:
         misplaced = [
@@ -191,14 +204,9 @@ def slot_values(
                 if len(found) == limit:
                     return tuple(found)
     else:  # life_stage
-        stage = facts.context.profile.life_stage
-        proposition = None if stage is None else template.propositions.get(stage)
-        if (
-            stage is not None
-            and proposition is not None
-            and (not allowed or proposition.category in allowed)
-        ):
-            found.append((stage, proposition.category, proposition.product_id, proposition))
+        by_stage = template.by_life_stage
+        assert by_stage is not None
+        return by_stage.get(facts.context.profile.life_stage, ())
     return tuple(found)
 
 

@@ -37,6 +37,11 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "interest": {"slot": "interest_category", "min_affinity": 1.5},
     "accessory": {"slot": "purchase_accessory", "within": "30d"},
     "stage": {"slot": "life_stage", "propositions": PROPOSITIONS},
+    "savings stage": {
+        "slot": "life_stage",
+        "propositions": PROPOSITIONS,
+        "categories": ["savings"],
+    },
 }
 
 
@@ -201,6 +206,26 @@ CASES = [
         "wealth_management",
         "self-managed-funds",
         "for your stage of life (retired): managing their own funds",
+    ),
+    Case(
+        "a template kept to savings still offers a young adult theirs",
+        "savings stage",
+        [stage("young_adult"), home()],
+        "offer.t:young_adult",
+        "savings",
+        "first-home-saver",
+    ),
+    Case(
+        "a template kept to savings offers a retiree nothing",
+        "savings stage",
+        [stage("retired"), home()],
+        None,
+    ),
+    Case(
+        "a customer with no known life stage gets no life-stage offer",
+        "stage",
+        [home()],
+        None,
     ),
     Case(
         "a life stage without a proposition binds nothing",
