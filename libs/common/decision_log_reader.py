@@ -2,10 +2,13 @@
 
 The customer's key is the latest value for their id on the decision stage's
 ``decision-log-keys`` changelog (compacted; a tombstone once they are
-erased); their records are those keyed by their id on the log topic, in the
-partition of the same number (both are written by the key's default
-partitioner, with as many partitions). A record no key opens is counted, not
-shown: after erasure that is every record the customer had.
+erased); their records are those keyed by that key's id (``log_subject``) on
+the log topic, in the partition of the number the key's default partitioner
+gives their id (both topics have as many partitions). Once they are erased
+no key names their records, so none are found: the log keeps them, sealed,
+under an id nothing links to the customer. Records written before the log was
+keyed so carry the customer id; they are read too, and one no kept key opens
+is counted, not shown.
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ from libs.common.settings import CommonSettings
 from libs.common.topics import TopicNames
 from libs.contract.codec import from_json_bytes
 from libs.contract.decision_log import DecisionLogRecord
-from libs.pipeline.decision_log import LogKey, Unreadable, open_sealed
+from libs.pipeline.decision_log import LogKey, Unreadable, log_subject, open_sealed
 
 LOG_KEYS_TABLE = ("decision", "decision-log-keys")
 
 
 class CustomerLog(NamedTuple):
     records: list[DecisionLogRecord]  # oldest first, one per decision id
-    unreadable: int  # records of the customer no kept key opens
+    unreadable: int  # records under the customer id (before keying by subject) no key opens
     key_kept: bool  # False once the customer is erased (or never decided for)
 
 
@@ -48,16 +51,17 @@ async def read_customer_log(settings: CommonSettings, customer_id: str) -> Custo
         0,
         keys_of=TopicPartition(log_topic, partition),
     )
-    wanted = customer_id.encode()
+    by_id = customer_id.encode()
     key: LogKey | None = None
-    sealed: list[bytes] = []
     for record in found:
-        if record.key != wanted:
-            continue
-        if record.topic == keys_topic:
+        if record.topic == keys_topic and record.key == by_id:
             key = None if record.value is None else LogKey.from_bytes(record.value)
-        elif record.value is not None:
-            sealed.append(record.value)
+    wanted = {by_id} if key is None else {by_id, log_subject(key)}
+    sealed = [
+        record.value
+        for record in found
+        if record.topic == log_topic and record.key in wanted and record.value is not None
+    ]
     records: dict[str, DecisionLogRecord] = {}
     unreadable = 0
     for value in sealed:

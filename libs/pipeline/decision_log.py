@@ -5,8 +5,10 @@ them for weeks. So each record is encrypted (AES-GCM) with a key of its
 customer's own, kept in stage 2's compacted ``decision-log-keys`` table;
 erasure deletes the key (a tombstone on the table's changelog, compacted
 away within ``ERASED_WITHIN_MS``) and every record of the customer still on
-the log is noise from then on: crypto-shredding. A customer seen again after
-erasure gets a new key, which opens none of the old records.
+the log is noise from then on: crypto-shredding. Records are keyed by the key's
+id (``log_subject``), not the customer id, so the noise names no one either.
+A customer seen again after erasure gets a new key, which opens none of the
+old records.
 
 A sealed value is ``VERSION | key id (8) | nonce (12) | ciphertext and tag``.
 The customer id is authenticated data: a record copied under another
@@ -46,6 +48,14 @@ class LogKey(NamedTuple):
     @classmethod
     def generate(cls) -> LogKey:
         return cls(os.urandom(KEY_ID_BYTES), AESGCM.generate_key(bit_length=KEY_BYTES * 8))
+
+
+def log_subject(key: LogKey) -> bytes:
+    """The record key a customer's records carry on the log: their key's id, not
+    their customer id. Random per key, so once erasure deletes the key nothing on
+    the log says whose records these were, or when that customer was decided
+    for; the records go to the customer's partition all the same."""
+    return key.key_id.hex().encode()
 
 
 class Unreadable(ValueError):

@@ -454,8 +454,10 @@ def show_context(
 @app.command("decisions")
 def show_decisions(customer_id: str) -> None:
     """Every decision for a customer still on the decision log (its retention),
-    one decision-log/v1 record a line, oldest first; says how many no kept key
-    opens (all of them once the customer is erased)."""
+    one decision-log/v1 record a line, oldest first. Once the customer is erased
+    none are found: their records are keyed by their deleted key's id. Says how
+    many records keyed by the customer id (written before the log was keyed by
+    key id) no kept key opens."""
     found = asyncio.run(read_customer_log(_settings(), customer_id))
     for record in found.records:
         typer.echo(record.model_dump_json(by_alias=True))

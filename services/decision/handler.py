@@ -43,7 +43,7 @@ from libs.contract.action import ActionEvent
 from libs.contract.codec import to_json_bytes
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
-from libs.pipeline.decision_log import LogKey, seal
+from libs.pipeline.decision_log import LogKey, log_subject, seal
 from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
 from services.decision.domain.catalogue import DecisionConfig
 from services.decision.domain.decide import DecisionResult, decide
@@ -326,7 +326,8 @@ class DecisionHandler:
             self._store_history(histories, result.history)
         if result.explanation.outcome != OUTCOME_DUPLICATE:  # a repeat is not a decision
             decide_us = (time.perf_counter() - began) * 1e6
-            outputs.append(self._logged(tables, event, customer_id, result, now, decide_us))
+            logged = self._logged(tables, event, customer_id, result, now, decide_us, partition)
+            outputs.append(logged)
         self._observe_decision(event, result.explanation, result.suppressions, now)
         return outputs
 
@@ -338,9 +339,12 @@ class DecisionHandler:
         result: DecisionResult,
         now: datetime,
         decide_us: float,
+        partition: int,
     ) -> Output:
         """The decision's `decision-log/v1` record, sealed with the customer's key
-        (made on their first decision), and kept in their timeline index."""
+        (made on their first decision), and kept in their timeline index. On the
+        log it is keyed by the key's id and sent to the customer's partition (the
+        resolved record's: both topics have as many partitions)."""
         record = log_record(
             result.explanation,
             event,
@@ -369,7 +373,10 @@ class DecisionHandler:
                 timeline.delete(record_key(customer_id, evicted))
             timeline.put(customer_id, update.value)
         return Output(
-            self._names.decision_log, customer_id.encode(), seal(key, customer_id, record)
+            self._names.decision_log,
+            log_subject(key),
+            seal(key, customer_id, record),
+            partition,
         )
 
     def _outputs(

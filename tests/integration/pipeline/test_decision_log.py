@@ -1,6 +1,7 @@
 """The decision log on a real broker: every decision is on it, sealed, with its
 reasons; the decision service answers the timeline, the suppressions in force
-and one decision; erasure leaves the customer's records unreadable."""
+and one decision; erasure leaves the customer's records unreadable and
+unlinked to them."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import httpx
 import orjson
 import pytest
 
-from libs.common.decision_log_reader import CustomerLog, read_customer_log
+from libs.common.decision_log_reader import LOG_KEYS_TABLE, CustomerLog, read_customer_log
 from libs.common.settings import CommonSettings
 from libs.contract.codec import from_json_bytes
 from libs.contract.queries import SuppressionsNow, Timeline
+from libs.pipeline.decision_log import LogKey, log_subject
 from services.cli.stack import Stack
 from tests.support.journey import Journey
 from tests.support.kafka_io import produce, read_all, wait_for
@@ -39,6 +41,16 @@ async def _log_with(settings: CommonSettings, customer_id: str, count: int) -> C
     return found if len(found.records) >= count else None
 
 
+async def _subject_of(settings: CommonSettings, journey: Journey) -> bytes:
+    """The record key of the customer's records on the log, as an auditor finds it:
+    their key's id, from the key table's changelog."""
+    changelog = journey.names.changelog(*LOG_KEYS_TABLE)
+    keys = await read_all(settings, [changelog])
+    [raw] = [r.value for r in keys if r.key == journey.customer_id.encode()][-1:]
+    assert raw is not None
+    return log_subject(LogKey.from_bytes(raw))
+
+
 async def test_a_decision_that_sends_nothing_is_in_the_log_with_its_reason(
     full_pipeline: Stack, pipeline_settings: CommonSettings
 ) -> None:
@@ -58,9 +70,12 @@ async def test_a_decision_that_sends_nothing_is_in_the_log_with_its_reason(
 
     # The raw topic holds it sealed: neither the ids nor the reasons are readable.
     seen = await read_all(pipeline_settings, [journey.names.decision_log])
-    mine = [r.value for r in seen if r.key == journey.customer_id.encode()]
+    subject = await _subject_of(pipeline_settings, journey)
+    mine = [r.value for r in seen if r.key == subject]
     assert len(mine) >= 2
     assert not any(b"no_consent" in (value or b"") for value in mine)
+    # Sealed, and keyed by the customer's key id: the log names no customer.
+    assert not any(r.key == journey.customer_id.encode() for r in seen)
 
     # The decision service explains it by id, and shows it on the timeline.
     decision = _get(
@@ -110,6 +125,7 @@ async def test_erasure_shreds_the_customers_log_and_empties_what_is_in_force(
     )
     assert before.key_kept
     assert before.unreadable == 0
+    subject = await _subject_of(pipeline_settings, journey)
     suppressions_path = f"/v1/customers/{journey.customer_id}/suppressions"
     in_force = from_json_bytes(SuppressionsNow, _get(full_pipeline, suppressions_path).content)
     assert [s.reason for s in in_force.suppressions] == ["consent_withdrawn"]
@@ -128,8 +144,12 @@ async def test_erasure_shreds_the_customers_log_and_empties_what_is_in_force(
         return None if found.key_kept else found
 
     after = await wait_for(shredded, what="the customer's log key deleted")
-    assert after.records == []
-    assert after.unreadable == len(before.records)  # still on the topic, unreadable
+    assert (after.records, after.unreadable) == ([], 0)
+    # Still on the topic until retention, sealed, under a key id nothing links to
+    # the customer any more; never under their customer id.
+    log = await read_all(pipeline_settings, [names.decision_log])
+    assert len([r for r in log if r.key == subject]) >= len(before.records)
+    assert not any(r.key == journey.customer_id.encode() for r in log)
     in_force = from_json_bytes(SuppressionsNow, _get(full_pipeline, suppressions_path).content)
     assert in_force.suppressions == []
     timeline = _get(full_pipeline, f"/v1/customers/{journey.customer_id}/timeline")

@@ -9,7 +9,7 @@ import pytest
 from libs.common.batch import Output, StagedTable
 from libs.contract.codec import from_json_bytes
 from libs.contract.decision_log import DecisionLogRecord
-from libs.pipeline.decision_log import LogKey, Unreadable, open_sealed, seal
+from libs.pipeline.decision_log import LogKey, Unreadable, log_subject, open_sealed, seal
 from services.decision.domain.decision_log import (
     IndexUpdate,
     index_after,
@@ -29,6 +29,8 @@ from tests.unit.decision.test_handler import (
     record,
 )
 
+RESOLVED_PARTITION = 0  # where ``of`` puts the resolved records
+
 
 @pytest.fixture
 def stage() -> Stage:
@@ -36,12 +38,26 @@ def stage() -> Stage:
 
 
 def opened(stage: Stage, output: Output) -> DecisionLogRecord:
-    """A logged record as a reader holding the customer's key gets it."""
-    assert (output.topic, output.key) == (NAMES.decision_log, CUSTOMER.encode())
+    """A logged record as a reader holding the customer's key gets it: keyed by the
+    key's id, never the customer id, in the partition of the customer's records."""
     raw_key = stage.tables[LOG_KEYS].get(CUSTOMER)
     assert raw_key is not None
-    plaintext = open_sealed(LogKey.from_bytes(raw_key), CUSTOMER, output.value or b"")
+    key = LogKey.from_bytes(raw_key)
+    assert (output.topic, output.key) == (NAMES.decision_log, log_subject(key))
+    assert CUSTOMER.encode() not in (output.key or b"")
+    assert output.partition == RESOLVED_PARTITION
+    plaintext = open_sealed(key, CUSTOMER, output.value or b"")
     return from_json_bytes(DecisionLogRecord, plaintext)
+
+
+def test_a_record_goes_to_the_partition_of_the_customers_resolved_records(
+    stage: Stage,
+) -> None:
+    # The auditor's reader finds a customer's records in the partition their id
+    # maps to: the resolved record's, as both topics have as many partitions.
+    stage.batch([of(page_view(event_id="evt-view"))._replace(partition=3)])
+    [output] = stage.logged
+    assert output.partition == 3
 
 
 def test_a_decision_that_sends_nothing_is_logged_with_why(stage: Stage) -> None:
