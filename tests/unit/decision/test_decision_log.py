@@ -44,7 +44,6 @@ def opened(stage: Stage, output: Output) -> DecisionLogRecord:
     assert raw_key is not None
     key = LogKey.from_bytes(raw_key)
     assert (output.topic, output.key) == (NAMES.decision_log, log_subject(key))
-    assert CUSTOMER.encode() not in (output.key or b"")
     assert output.partition == RESOLVED_PARTITION
     plaintext = open_sealed(key, CUSTOMER, output.value or b"")
     return from_json_bytes(DecisionLogRecord, plaintext)
