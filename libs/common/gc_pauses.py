@@ -32,48 +32,41 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 # Pauses from a young collection (~1 ms) to a full one over a large heap (~1 s).
 PAUSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-GENERATIONS = (0, 1, 2)
 
 
-@dataclass
-class _PauseHistogram:
-    """Cumulative pauses of one generation, in PAUSE_BUCKETS."""
-
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(PAUSE_BUCKETS) + 1))
-    total: float = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.total += seconds
-        for index, bound in enumerate(PAUSE_BUCKETS):
-            if seconds <= bound:
-                self.buckets[index] += 1
-                return
-        self.buckets[-1] += 1
+# Process-wide: ``gc.callbacks`` is global, and one process may host several
+# apps (the tests do), each with its own registry. Registered on none; each
+# service's registry reads it through ``GcCollector``.
+PAUSE_SECONDS = Histogram(
+    "concierge_gc_pause_seconds",
+    "How long each garbage collection stopped the process, per generation",
+    ["generation"],
+    buckets=PAUSE_BUCKETS,
+    registry=None,
+)
 
 
 class PauseRecorder:
-    """Times every collection, process-wide: ``gc.callbacks`` is global, and one
-    process may host several apps (the tests do), so it is installed once."""
+    """Times every collection into ``PAUSE_SECONDS``; installed once per process."""
 
     def __init__(self) -> None:
-        self.pauses = {generation: _PauseHistogram() for generation in GENERATIONS}
+        self._by_generation = [PAUSE_SECONDS.labels(str(generation)) for generation in (0, 1, 2)]
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.pauses[info["generation"]].observe(time.perf_counter() - self._started)
+            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
 
     def install(self) -> None:
         if self not in gc.callbacks:
@@ -88,18 +81,7 @@ class GcCollector(Collector):
     on a service's registry."""
 
     def collect(self) -> Iterator[Any]:
-        pauses = HistogramMetricFamily(
-            "concierge_gc_pause_seconds",
-            "How long each garbage collection stopped the process, per generation",
-            labels=["generation"],
-        )
-        for generation, histogram in PAUSES.pauses.items():
-            cumulative, buckets = 0, []
-            for bound, count in zip((*PAUSE_BUCKETS, "+Inf"), histogram.buckets, strict=True):
-                cumulative += count
-                buckets.append((str(bound), cumulative))
-            pauses.add_metric([str(generation)], buckets, histogram.total)
-        yield pauses
+        yield from PAUSE_SECONDS.collect()
         yield GaugeMetricFamily(
             "concierge_gc_frozen_objects",
             "Objects in the permanent generation, which no collection scans",
