@@ -88,9 +88,14 @@ async def consume_until(
 
 
 async def wait_for(
-    condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition"
+    condition: Callable[[], Any],
+    timeout: float = 60.0,
+    what: str = "condition",
+    *,
+    interval: float = 0.1,
 ) -> Any:
-    """Poll ``condition`` until it returns something truthy, or fail after the deadline."""
+    """Poll ``condition`` (sync or async) every ``interval`` seconds until it returns
+    something truthy, or fail after the deadline."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -101,7 +106,7 @@ async def wait_for(
             return result
         if loop.time() > deadline:
             raise TimeoutError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(interval)
 
 
 async def end_offsets(settings: CommonSettings, topics: Sequence[str]) -> dict[TopicPartition, int]:

@@ -28,6 +28,7 @@ from libs.contract.codec import to_json_bytes
 from services.gateway.app import create_app
 from services.gateway.server import uvicorn_config
 from services.gateway.settings import GatewaySettings
+from tests.support.kafka_io import wait_for
 
 WEB_KEY = "web-key-0123456789abcdef"
 PHONE_KEY = "phone-key-0123456789abcdef"
@@ -59,18 +60,8 @@ def closed_port() -> int:
 async def until(
     condition: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05
 ) -> Any:
-    """Poll `condition` (sync or async) until truthy; fail at the deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        outcome = condition()
-        if asyncio.iscoroutine(outcome):
-            outcome = await outcome
-        if outcome:
-            return outcome
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
+    """``wait_for`` with the gateway tests' shorter deadline and poll interval."""
+    return await wait_for(condition, timeout, interval=interval)
 
 
 async def start_server(
