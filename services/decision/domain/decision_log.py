@@ -99,13 +99,21 @@ def index_after(index: bytes | None, decision_id: str, keep: int) -> IndexUpdate
     The index is ids only (~30 bytes each) and each record is stored once under
     its own key: a decision writes ~2 KB, where rewriting the customer's last 20
     records (~33 KB) on each would multiply the stage's changelog traffic."""
-    kept = indexed_ids(index)
-    if decision_id in kept:
-        return IndexUpdate(index or b"", False, [])
-    kept.append(decision_id)
-    evicted = kept[: max(0, len(kept) - keep)]
-    kept = kept[len(evicted) :]
-    return IndexUpdate(_SEPARATOR.join(item.encode() for item in kept), True, evicted)
+    # On the index's bytes: split and join in C, and only an evicted id decoded
+    # (a decode and an encode per kept id cost 5-15 µs a decision here).
+    added = decision_id.encode()
+    if not index:
+        return IndexUpdate(added, True, [])
+    kept = index.split(_SEPARATOR)
+    if added in kept:
+        return IndexUpdate(index, False, [])
+    surplus = len(kept) + 1 - keep
+    if surplus <= 0:
+        return IndexUpdate(index + _SEPARATOR + added, True, [])
+    evicted = [item.decode() for item in kept[:surplus]]
+    kept = kept[surplus:]
+    kept.append(added)
+    return IndexUpdate(_SEPARATOR.join(kept), True, evicted)
 
 
 def indexed_ids(index: bytes | None) -> list[str]:

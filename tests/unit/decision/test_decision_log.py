@@ -162,6 +162,16 @@ def test_the_index_takes_a_decision_once_and_names_what_it_drops() -> None:
     assert indexed_ids(third.value) == ["dec-2", "dec-3"]
 
 
+def test_an_index_over_a_lowered_limit_drops_its_oldest_down_to_it() -> None:
+    # An operator lowered CONCIERGE_DECISION_TIMELINE_DECISIONS: the next decision
+    # evicts every id past the new limit, oldest first, and keeps the rest in order.
+    index = b"dec-1\ndec-2\ndec-3\ndec-4"
+    update = index_after(index, "dec-5", keep=2)
+    assert update == IndexUpdate(b"dec-4\ndec-5", True, ["dec-1", "dec-2", "dec-3"])
+    # A decision already indexed, even an old one, is never added twice.
+    assert index_after(index, "dec-2", keep=2) == IndexUpdate(index, False, [])
+
+
 def test_dropped_and_erased_records_leave_the_table(stage: Stage) -> None:
     stage.handler._timeline_decisions = 2
     stage.batch([of(page_view(minutes=minute, event_id=f"v{minute}")) for minute in range(3)])
