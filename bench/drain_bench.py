@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.drain_bench [--events 100000 | --quick]
                                           [--systems relay-chain,concierge]
-                                          [--malformed 10000]
+                                          [--malformed 10000] [--decision-workers 2]
 
 For each system (the e2e benchmark's, docs/benchmarks.md) on a running broker:
 its own uniquely prefixed topics, the same simulator events already waiting on
@@ -63,6 +63,14 @@ class Drained:
     at: dict[str, float]
     # Process -> CPU seconds over the drain.
     cpu: dict[str, float]
+    decision_workers: int = 1
+
+    @property
+    def label(self) -> str:
+        """The system, and how many stage-2 processes when more than one."""
+        if self.decision_workers == 1:
+            return self.system
+        return f"{self.system} ({self.decision_workers} decision workers)"
 
     @property
     def seconds(self) -> float:
@@ -117,7 +125,13 @@ async def load_backlog(
 
 
 async def drain(
-    bootstrap: str, system: str, events: int, seed: int, limit: float, malformed: int = 0
+    bootstrap: str,
+    system: str,
+    events: int,
+    seed: int,
+    limit: float,
+    malformed: int = 0,
+    decision_workers: int = 1,
 ) -> Drained:
     plan = plan_for(system, f"drain-{uuid.uuid4().hex[:8]}.")
     run_dir = Path(tempfile.mkdtemp(prefix=f"concierge-drain-{system}-"))
@@ -127,7 +141,9 @@ async def drain(
     running = None
     try:
         loaded = await load_backlog(bootstrap, plan, events, seed, malformed)
-        running = await start_system(plan, bootstrap, 4, 2, "INFO", run_dir)
+        running = await start_system(
+            plan, bootstrap, 4, 2, "INFO", run_dir, decision_workers=decision_workers
+        )
         meter = CpuMeter(running.pids())
         cpu_before = meter.sample()
         began = time.monotonic()
@@ -149,7 +165,7 @@ async def drain(
             if before is not None and cpu_after.get(name) is not None
         }
         short = {group.removeprefix(plan.prefix): seconds for group, seconds in at.items()}
-        return Drained(system, loaded, short, cpu)
+        return Drained(system, loaded, short, cpu, decision_workers)
     finally:
         if running is not None:
             await running.stop()
@@ -164,19 +180,19 @@ def report(results: list[Drained]) -> str:
     for result in results:
         for group, seconds in result.at.items():
             rate = result.events / seconds
-            lines.append(f"| {result.system} | {group} | {seconds:.1f} | {rate:,.0f} |")
+            lines.append(f"| {result.label} | {group} | {seconds:.1f} | {rate:,.0f} |")
     lines += ["", "| system | process | CPU (s) | CPU per event (µs) |", "|---|---|---|---|"]
     for result in results:
         for name, seconds in sorted(result.cpu.items()):
             per_event = result.cpu_us_per_event(name)
-            lines.append(f"| {result.system} | {name} | {seconds:.1f} | {per_event:,.0f} |")
+            lines.append(f"| {result.label} | {name} | {seconds:.1f} | {per_event:,.0f} |")
     lines.append("")
     for result in results:
         lines.append(
-            f"{result.system}: {result.events} events drained in {result.seconds:.1f} s, "
+            f"{result.label}: {result.events} events drained in {result.seconds:.1f} s, "
             f"{result.rate:,.0f} events/s, {sum(result.cpu.values()):.1f} CPU s"
         )
-    by_name = {result.system: result for result in results}
+    by_name = {result.label: result for result in results}
     if CONCIERGE in by_name and RELAY_CHAIN in by_name:
         ratio = by_name[CONCIERGE].rate / by_name[RELAY_CHAIN].rate
         lines.append(f"Concierge over the relay chain, events/s: {ratio:.3f}x")
@@ -203,6 +219,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="also drain Concierge with this many malformed records among the same "
         "valid ones, and compare (issue 13: 10,000)",
     )
+    parser.add_argument(
+        "--decision-workers",
+        type=int,
+        default=1,
+        help="run Concierge's stage 2 in this many processes (scaled by partitions: "
+        "a stage-2 worker is one Python thread, so one core at most)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=600.0, help="per system, seconds")
     args = parser.parse_args(argv)
@@ -215,7 +238,17 @@ async def run(args: argparse.Namespace) -> int:
     results = []
     for system in args.systems.split(","):
         print(f"{system}: loading {args.events} events, then draining", flush=True)
-        results.append(await drain(args.bootstrap, system, args.events, args.seed, args.timeout))
+        workers = args.decision_workers if system == CONCIERGE else 1
+        results.append(
+            await drain(
+                args.bootstrap,
+                system,
+                args.events,
+                args.seed,
+                args.timeout,
+                decision_workers=workers,
+            )
+        )
         print(f"{system}: drained in {results[-1].seconds:.1f} s", flush=True)
     print()
     print(report(results))
@@ -225,7 +258,13 @@ async def run(args: argparse.Namespace) -> int:
             f"\n{CONCIERGE}: the same + {args.malformed:,} malformed records, draining", flush=True
         )
         dirty = await drain(
-            args.bootstrap, CONCIERGE, args.events, args.seed, args.timeout, args.malformed
+            args.bootstrap,
+            CONCIERGE,
+            args.events,
+            args.seed,
+            args.timeout,
+            args.malformed,
+            args.decision_workers,
         )
         print(malformed_report(clean, dirty, args.malformed))
     return 0

@@ -155,20 +155,26 @@ class RunningSystem:
     plan: SystemPlan
     children: list[ChildProcess] = field(default_factory=list)
     stack: Stack | None = None
+    # More decision workers (scaling stage 2 by partitions), each its own Stack
+    # as a second deployment of the service would be: own port, own data dir.
+    extra_workers: list[Stack] = field(default_factory=list)
 
     def pids(self) -> dict[str, int]:
         pids = {child.name: child.pid for child in self.children}
-        if self.stack is not None:
-            for name, pid in self.stack.running().items():
+        for number, stack in enumerate([self.stack, *self.extra_workers]):
+            if stack is None:
+                continue
+            for name, pid in stack.running().items():
                 if pid is not None:
-                    pids[name] = pid
+                    pids[name if number == 0 else f"{name}-{number + 1}"] = pid
         return pids
 
     async def stop(self) -> None:
         for child in self.children:
             await child.stop()
-        if self.stack is not None:
-            await asyncio.to_thread(self.stack.down)
+        for stack in [*self.extra_workers, self.stack]:
+            if stack is not None:
+                await asyncio.to_thread(stack.down)
 
 
 def _exit_status(pid: int) -> int | None:
@@ -232,7 +238,10 @@ async def start_system(
     linger_ms: int,
     concierge_log_level: str,
     run_dir: Path,
+    decision_workers: int = 1,
 ) -> RunningSystem:
+    """``decision_workers``: Concierge's stage 2 in that many processes, sharing
+    its partitions (the others wait as standbys when there are fewer partitions)."""
     running = RunningSystem(plan)
     try:
         if plan.name == CONCIERGE:
@@ -244,9 +253,18 @@ async def start_system(
             running.stack = stack
             for spec in wanted:
                 stack.start(spec.name)
+            decision = [spec for spec in wanted if spec.name == "decision"]
+            for number in range(2, decision_workers + 1):
+                worker = Stack(
+                    run_dir / f"decision-{number}", env, decision, ports={"decision": free_port()}
+                )
+                running.extra_workers.append(worker)
+                worker.start("decision")
             try:
                 async with asyncio.timeout(STACK_READY_TIMEOUT_S):
                     await _wait_ready(stack, [spec.name for spec in wanted])
+                    for worker in running.extra_workers:
+                        await _wait_ready(worker, ["decision"])
             except TimeoutError as error:
                 raise LaunchError(
                     f"Concierge not ready within {STACK_READY_TIMEOUT_S:.0f}s "

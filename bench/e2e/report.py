@@ -231,4 +231,11 @@ def render_markdown(document: Mapping[str, Any]) -> str:
             f"Concierge drained {_ratio(document.get('drain_ratio_to_relay_chain'))} "
             "the relay chain's events/s.",
         ]
+        scaled = document.get("drain_scaled_out")
+        if scaled:
+            lines.append(
+                f"With {scaled['decision_workers']} decision workers (stage 2 scaled out by "
+                f"partitions): {scaled['events_per_s']:,.0f} events/s, "
+                f"{_ratio(scaled['over_one_worker'])} one worker's."
+            )
     return "\n".join(lines) + "\n"

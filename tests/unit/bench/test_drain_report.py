@@ -22,6 +22,23 @@ def test_rates_cpu_per_event_and_the_ratio_come_from_the_same_backlog() -> None:
     assert "Concierge over the relay chain, events/s: 0.062x" in text
 
 
+def test_a_scaled_out_drain_is_named_apart_and_leaves_the_ratio_to_one_worker() -> None:
+    relay = Drained("relay-chain", 8000, {"relay-decision": 1.0}, {})
+    one = Drained("concierge", 8000, {"concierge-decision": 16.0}, {"decision": 8.0})
+    two = Drained(
+        "concierge",
+        8000,
+        {"concierge-decision": 10.0},
+        {"decision": 5.0, "decision-2": 4.0},
+        decision_workers=2,
+    )
+    text = report([relay, one, two])
+    assert "| concierge (2 decision workers) | decision-2 | 4.0 | 500 |" in text
+    assert "concierge (2 decision workers): 8000 events drained in 10.0 s, 800 events/s" in text
+    # The ratio is the shipped deployment's (one process per stage), not the scaled one's.
+    assert "Concierge over the relay chain, events/s: 0.062x" in text
+
+
 def test_no_ratio_without_both_systems() -> None:
     alone = Drained("concierge", 100, {"concierge-intake": 1.0}, {})
     assert "relay chain" not in report([alone])
@@ -31,3 +48,4 @@ def test_the_backlog_is_100000_events_unless_a_quick_run_is_asked_for() -> None:
     assert parse_args([]).events == 100_000
     assert parse_args(["--quick"]).events == 8_000
     assert parse_args(["--events", "20000"]).events == 20_000
+    assert parse_args([]).decision_workers == 1

@@ -4,12 +4,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.drain_bench import Drained
 from bench.e2e.latency import StageStats
 from bench.e2e.plot import write_plot
 from bench.e2e.report import render_markdown
 from bench.e2e.results import StepResult, SystemResult, results_document
 from bench.e2e.schedule import GeneratorReport
 from bench.e2e.verdict import StepVerdict, Sustained
+from bench.run import drain_document
 
 RUN = {
     "id": "r1",
@@ -107,3 +109,30 @@ def test_the_plot_is_written_as_a_png(tmp_path: Path) -> None:
     path = tmp_path / "plot.png"
     write_plot(_document(), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_drain_reports_the_shipped_deployment_and_stage_2_scaled_out_apart() -> None:
+    drained = [
+        Drained("relay-chain", 1000, {"relay-decision": 0.1}, {"relay": 0.01}),
+        Drained("concierge", 1000, {"concierge-decision": 1.0}, {"decision": 0.5}),
+        Drained(
+            "concierge",
+            1000,
+            {"concierge-decision": 0.5},
+            {"decision": 0.3, "decision-2": 0.3},
+            decision_workers=2,
+        ),
+    ]
+    document = {**_document(), **drain_document(drained)}
+    # The headline figure stays one process per stage, comparable from run to run.
+    assert document["drain_events_per_s"] == 1000.0
+    assert document["drain_ratio_to_relay_chain"] == 0.1
+    assert document["drain_scaled_out"] == {
+        "decision_workers": 2,
+        "events_per_s": 2000.0,
+        "over_one_worker": 2.0,
+    }
+    assert set(document["drain"]) == {"relay-chain", "concierge", "concierge (2 decision workers)"}
+    markdown = render_markdown(document)
+    assert "With 2 decision workers (stage 2 scaled out by partitions): 2,000 events/s" in markdown
+    assert "| concierge (2 decision workers) | 1,000 |" in markdown
