@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from libs.context.interests import Interest, top_interests
 from libs.context.model import CustomerContext
-from services.decision.domain.clock import format_day, moment_texts
+from services.decision.domain.clock import format_day, moment_texts, utc_text
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import Policies
 from services.decision.domain.rules import consent, fatigue
@@ -61,7 +61,7 @@ def build_briefing(
                 "case_id": case_id,
                 "category": complaint.category,
                 "severity": complaint.severity,
-                "opened_at": complaint.opened_at.isoformat(),
+                "opened_at": utc_text(complaint.opened_at),
             }
             for case_id, complaint in sorted(cases.items(), key=lambda item: item[1].opened_at)
         ]
@@ -128,7 +128,7 @@ def _cart(context: CustomerContext) -> list[dict[str, Any]]:
                 item["category"] = line.category
             if line.price is not None:
                 item["price"] = line.price
-            item["added_at"] = line.added_at.isoformat()
+            item["added_at"] = utc_text(line.added_at)
         cart.append(item)
     return cart
 
@@ -268,7 +268,7 @@ def _last_contact(
         return None
     day, same_day, other_day = _moment(latest_at, zone)
     when = same_day if day == now.astimezone(zone).date() else other_day
-    return {**latest, "at": latest_at.isoformat(), "when": when}
+    return {**latest, "at": utc_text(latest_at), "when": when}
 
 
 def _action_outcome(context: CustomerContext, action_id: str, sent_at: datetime) -> str:

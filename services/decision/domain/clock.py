@@ -7,7 +7,7 @@ are shown in the same zone so a store associate reads the customer's clock.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,6 +47,17 @@ def _day(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     return start, end
+
+
+@lru_cache(maxsize=4096)
+def utc_text(at: datetime) -> str:
+    """``at`` as an ISO 8601 UTC timestamp (``2025-05-01T12:00:00+00:00``).
+
+    Cached: payloads quote the same context instants (cart lines, complaints,
+    the last contact) on decision after decision, and ``isoformat`` costs 1.5-2 µs
+    here. Converted to UTC first, so equal instants always read the same.
+    """
+    return at.astimezone(UTC).isoformat()
 
 
 def format_moment(at: datetime, now: datetime, zone: tzinfo) -> str:

@@ -27,7 +27,7 @@ from services.decision.domain import explain, templates
 from services.decision.domain.arbitration import Pick, arbitrate
 from services.decision.domain.briefing import build_briefing
 from services.decision.domain.catalogue import ActionDef, Catalogue, effective_ttl
-from services.decision.domain.clock import customer_zone
+from services.decision.domain.clock import customer_zone, utc_text
 from services.decision.domain.explain import Explanation
 from services.decision.domain.facts import DecisionFacts
 from services.decision.domain.frozen import new, slot_setters
@@ -392,7 +392,7 @@ def _action_event(
                         "case_id": case_id,
                         "category": complaint.category,
                         "severity": complaint.severity,
-                        "opened_at": complaint.opened_at.isoformat(),
+                        "opened_at": utc_text(complaint.opened_at),
                     }
                 )
             situation["open_complaints"] = entries

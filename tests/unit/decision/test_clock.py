@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.decision.domain.clock import format_moment, moment_texts
+from services.decision.domain.clock import format_moment, moment_texts, utc_text
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -49,3 +49,11 @@ def test_moment_texts_depend_on_the_zone_and_the_instant_only() -> None:
     # The same instant with another tzinfo (as parsed from JSON) reads the same.
     elsewhere = at.astimezone(timezone(timedelta(hours=5, minutes=30)))
     assert moment_texts(elsewhere, PARIS) == moment_texts(at, PARIS)
+
+
+def test_an_instant_reads_the_same_in_utc_whichever_offset_it_came_with() -> None:
+    noon = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+    paris = datetime(2025, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert utc_text(noon) == noon.isoformat() == "2025-05-01T12:00:00+00:00"
+    # Equal instants share a cache entry: the text must not depend on which came first.
+    assert utc_text(paris) == "2025-05-01T12:00:00+00:00"

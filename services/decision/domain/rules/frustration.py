@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from libs.context.model import CustomerContext
+from services.decision.domain.clock import utc_text
 from services.decision.domain.durations import humanize
 from services.decision.domain.explain import Exclusion
 from services.decision.domain.policies import FrustrationPolicy
@@ -137,8 +138,8 @@ def payload_entry(finding: Finding, channel: str | None, detail: str) -> dict[st
     return {
         "signal": finding.signal,
         "count": finding.count,
-        "first_at": finding.first_at.isoformat(),
-        "last_at": finding.last_at.isoformat(),
+        "first_at": utc_text(finding.first_at),
+        "last_at": utc_text(finding.last_at),
         "channel": channel,
         "detail": detail,
     }
