@@ -52,6 +52,16 @@ class CandidateOutcome(NamedTuple):
     score: float | None = None
     excluded: Exclusion | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        excluded = self.excluded
+        return {
+            "action_id": self.action_id,
+            "score": self.score,
+            "excluded": None
+            if excluded is None
+            else {"code": excluded.code, "detail": excluded.detail},
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
@@ -76,16 +86,7 @@ class Explanation:
             "outcome": self.outcome,
             "event_id": self.event_id,
             "chosen": self.chosen,
-            "candidates": [
-                {
-                    "action_id": item.action_id,
-                    "score": item.score,
-                    "excluded": None
-                    if item.excluded is None
-                    else {"code": item.excluded.code, "detail": item.excluded.detail},
-                }
-                for item in self.candidates
-            ],
+            "candidates": [item.to_dict() for item in self.candidates],
             "notes": list(self.notes),
         }
         if self.subject is not None:

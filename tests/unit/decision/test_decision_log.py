@@ -15,7 +15,9 @@ from services.decision.domain.decision_log import (
     index_after,
     indexed_ids,
     indexed_records,
+    log_record,
 )
+from services.decision.domain.explain import CandidateOutcome, Exclusion, explanation
 from services.decision.handler import LOG_KEYS, TIMELINE
 from tests.unit.decision.support import CUSTOMER, T0, event
 from tests.unit.decision.test_handler import (
@@ -57,6 +59,23 @@ def test_a_record_goes_to_the_partition_of_the_customers_resolved_records(
     stage.batch([of(page_view(event_id="evt-view"))._replace(partition=3)])
     [output] = stage.logged
     assert output.partition == 3
+
+
+def test_a_records_candidates_read_as_the_explanation_shows_them_every_time() -> None:
+    # Candidates are encoded once and reused: the second decision quoting the same
+    # candidates, and one quoting one of them with another score, read as they should.
+    no_consent = Exclusion("no_consent", "no marketing consent for web: no offers there")
+    first = (CandidateOutcome("offer.a", None, no_consent), CandidateOutcome("service.b", 42.5))
+    second = (CandidateOutcome("offer.a", None, no_consent), CandidateOutcome("service.b", 7.25))
+    for candidates in (first, first, second):
+        explained = explanation(
+            "dec-1", "v1", "action", "evt-1", "service.b", candidates, ("a note",)
+        )
+        body = orjson.loads(log_record(explained, event("page_view"), CUSTOMER, (), (), NOW, 12.0))
+        assert body["candidates"] == explained.to_dict()["candidates"]
+        assert body["notes"] == ["a note"]
+        DecisionLogRecord.model_validate(body)
+    assert body["candidates"][1] == {"action_id": "service.b", "score": 7.25, "excluded": None}
 
 
 def test_a_decision_that_sends_nothing_is_logged_with_why(stage: Stage) -> None:
