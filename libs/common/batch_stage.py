@@ -95,6 +95,7 @@ from libs.common.faust_app import (
     faust_ready,
     kafka_connection,
 )
+from libs.common.fetch_pace import GATHERING, FetchPacer, pace_of, set_pace
 from libs.common.guard import (
     LetterBuilder,
     exit_for_denial,
@@ -114,11 +115,6 @@ STALL_CHECK_SECONDS = 5.0
 # Batches whose outputs or changelogs are not yet delivered; past this the
 # fetching waits (memory stays bounded when the broker slows down).
 MAX_BATCHES_IN_FLIGHT = 1000
-# A fetch is answered once this much is waiting, or after this long.
-# Measured at 1,000 events/s (make bench): p99 event -> action 184 ms with
-# Faust's 1 byte / 1.5 s, 109 ms with 32 KiB / 5 ms, 87 ms with 32 KiB / 10 ms.
-FETCH_MIN_BYTES = 32 * 1024
-FETCH_MAX_WAIT_MS = 10
 # How long the recovery fast path waits for Faust to apply what it was handed.
 CATCH_UP_SECONDS = 1.0
 # Where batch_stage() leaves the stages of an app for its consumer.
@@ -140,12 +136,22 @@ class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # What AIOKafkaConsumer(isolation_level="read_committed") keeps; read at start().
         consumer._isolation_level = "read_committed"
-        # Let the broker gather a little before answering a fetch: every fetch is
-        # a round of handling and a flush, whose cost is per round, not per
-        # record. Faust asks for any byte and waits up to 1.5 s.
-        consumer._fetch_min_bytes = FETCH_MIN_BYTES
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        # Gathering from the start (libs/common/fetch_pace.py); read at start().
+        consumer._fetch_min_bytes, consumer._fetch_max_wait_ms = GATHERING
         return consumer
+
+    @cached_property
+    def _pacer(self) -> FetchPacer:
+        return FetchPacer(time.monotonic())
+
+    def pace_fetches(self, records_fetched: int) -> None:
+        """Gather while many records come, wait on the broker while few do
+        (libs/common/fetch_pace.py)."""
+        pace = self._pacer.fetched(records_fetched, time.monotonic())
+        consumer = self._consumer
+        fetcher = None if consumer is None else consumer._fetcher
+        if fetcher is not None and pace_of(fetcher) != pace:  # None: not started, or stopping
+            set_pace(fetcher, pace)
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -209,6 +215,9 @@ class BatchConsumer(Consumer):
                 exit_for_denial(get_logger("concierge.worker"), denial)
             raise
         generation = self.app.consumer_generation_id
+        thread = self._thread
+        if isinstance(thread, ReadCommittedConsumerThread):
+            thread.pace_fetches(sum(map(len, records.values())) if records else 0)
         if records is None or self.should_stop:
             return
         if not self.flow_active:

@@ -19,6 +19,7 @@ from faust.worker import Worker
 from libs.common.batch import InputRecord, Output, TableView, Unencoded
 from libs.common.batch_stage import batch_stage
 from libs.common.faust_app import create_faust_app, create_table, observe
+from libs.common.fetch_pace import pace_of
 from libs.common.logging import configure_logging
 from libs.common.settings import CommonSettings
 
@@ -82,6 +83,17 @@ def main() -> None:
         async def get(self, request: Request, key: str) -> Response:
             value = stage.lookup("counts", key)
             return self.json({"count": None if value is None else int(value)})
+
+    @app.page("/fetch-pace")
+    class PaceView(View):
+        """How the stage's consumer asks for records now (libs/common/fetch_pace.py)."""
+
+        async def get(self, request: Request) -> Response:
+            consumer = app.consumer._thread._consumer  # type: ignore[attr-defined]
+            fetcher = None if consumer is None else consumer._fetcher
+            if fetcher is None:
+                return self.json({"pace": None})
+            return self.json({"pace": list(pace_of(fetcher))})
 
     Worker(
         app, loop=loop, loglevel="info", quiet=True, redirect_stdouts=False, override_logging=False

@@ -7,6 +7,7 @@ process: per key it counts records in a table with a changelog and emits
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -20,6 +21,8 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from libs.common.fetch_pace import GATHERING, WAITING, FetchPace
+from libs.common.kafka import create_producer
 from libs.common.settings import CommonSettings
 from tests.conftest import REPO
 from tests.support.kafka_io import Seen, end_offsets, produce, read_all, wait_for
@@ -57,6 +60,14 @@ class Worker:
         except httpx.HTTPError:
             return None
         return answer.json()["count"] if answer.status_code == 200 else None
+
+    def pace(self) -> FetchPace | None:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{self.port}/fetch-pace", timeout=2)
+        except httpx.HTTPError:
+            return None
+        pace = answer.json()["pace"] if answer.status_code == 200 else None
+        return None if pace is None else FetchPace(*pace)
 
     def answers(self) -> bool:
         try:
@@ -167,6 +178,49 @@ async def test_batches_count_in_order_dead_letter_a_bug_and_commit_what_they_del
 
     await all_committed(counting)
     assert workers[0].count("k3") == 30
+
+
+async def test_an_idle_stage_waits_on_the_broker_and_gathers_while_records_come(
+    counting: CommonSettings, workers: list[Worker], tmp_path: Path
+) -> None:
+    prefix = counting.topic_prefix
+    worker = Worker(counting, tmp_path / "w1", "w1", single=False)
+    workers.append(worker)
+    # Nothing to read: any byte answers a fetch, held by the broker meanwhile.
+    await wait_for(lambda: worker.pace() == WAITING, timeout=90, what="the idle stage waiting")
+
+    producer = create_producer(counting, client_id="test-stream")
+    await producer.start()
+    sent = 0
+    try:
+        # A stream of some hundreds a second: while it lasts the stage gathers
+        # (32 KiB or 10 ms per fetch).
+        async def stream_until_gathering() -> bool:
+            nonlocal sent
+            deliveries = []
+            for _ in range(50):
+                key = KEYS[sent % len(KEYS)].encode()
+                deliveries.append(await producer.send(f"{prefix}counting.in", b"x", key=key))
+                sent += 1
+            await asyncio.gather(*deliveries)
+            return worker.pace() == GATHERING
+
+        await wait_for(stream_until_gathering, timeout=60, what="gathering under a stream")
+    finally:
+        await producer.stop()
+
+    # Quiet again: back to waiting, and the switches lost nothing.
+    await wait_for(lambda: worker.pace() == WAITING, timeout=30, what="waiting once idle again")
+
+    async def all_out() -> list[Seen]:
+        seen = await read_all(counting, [f"{prefix}counting.out"])
+        return seen if len(seen) >= sent else []
+
+    out = await wait_for(all_out, timeout=60, what=f"{sent} outputs")
+    assert len(out) == sent
+    # Each key counted 1, 2, ... in order across the switches, nothing twice.
+    counts = outputs_by_key(out)
+    assert counts == {key: list(range(1, len(values) + 1)) for key, values in counts.items()}
 
 
 async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_changelog(
