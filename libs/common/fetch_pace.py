@@ -6,7 +6,7 @@ fetch is a round of handling and a flush, whose cost is per round, not per
 record (at 1,000 events/s, make bench: p99 event -> action 184 ms with Faust's
 1 byte / 1.5 s, 109 ms with 32 KiB / 5 ms, 87 ms with 32 KiB / 10 ms). But a
 gathering stage fetches a hundred times a second whatever comes: idle, that is
-0.11 cores per stage doing nothing, and each record of light traffic waits out
+0.09 cores per stage doing nothing, and each record of light traffic waits out
 the 10 ms. Waiting, a fetch asks for any byte and the broker holds it up to
 500 ms: it answers the moment a record arrives, so a stage fetches once per
 record, which is fewer fetches than gathering's hundred whenever fewer than a

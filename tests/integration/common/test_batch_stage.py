@@ -14,7 +14,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -143,6 +142,17 @@ def outputs_by_key(records: list[Seen]) -> dict[str, list[int]]:
     return found
 
 
+async def outputs(settings: CommonSettings, at_least: int, timeout: float = 90) -> list[Seen]:
+    """Every record on the stage's output topic, once there are at least ``at_least``."""
+
+    async def enough() -> list[Seen]:
+        seen = await read_all(settings, [f"{settings.topic_prefix}counting.out"])
+        return seen if len(seen) >= at_least else []
+
+    result: list[Seen] = await wait_for(enough, timeout=timeout, what=f"{at_least} outputs")
+    return result
+
+
 async def committed(settings: CommonSettings) -> dict[int, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
@@ -164,11 +174,7 @@ async def test_batches_count_in_order_dead_letter_a_bug_and_commit_what_they_del
     records.insert(150, (f"{prefix}counting.in", b"k3", b"boom"))
     await produce(counting, records)
 
-    async def all_out() -> list[Seen]:
-        seen = await read_all(counting, [f"{prefix}counting.out"])
-        return seen if len(seen) >= 300 else []
-
-    out = await wait_for(all_out, timeout=90, what="300 outputs")
+    out = await outputs(counting, 300)
     assert len(out) == 300  # nothing twice
     # Each key's count went 1, 2, ... 30 in input order: the bug's staged write was dropped.
     assert outputs_by_key(out) == {key: list(range(1, 31)) for key in KEYS}
@@ -212,11 +218,7 @@ async def test_an_idle_stage_waits_on_the_broker_and_gathers_while_records_come(
     # Quiet again: back to waiting, and the switches lost nothing.
     await wait_for(lambda: worker.pace() == WAITING, timeout=30, what="waiting once idle again")
 
-    async def all_out() -> list[Seen]:
-        seen = await read_all(counting, [f"{prefix}counting.out"])
-        return seen if len(seen) >= sent else []
-
-    out = await wait_for(all_out, timeout=60, what=f"{sent} outputs")
+    out = await outputs(counting, sent, timeout=60)
     assert len(out) == sent
     # Each key counted 1, 2, ... in order across the switches, nothing twice.
     counts = outputs_by_key(out)
@@ -237,11 +239,7 @@ async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_chang
         [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS * 5 + many],
     )
 
-    async def first_out() -> list[Seen]:
-        seen = await read_all(counting, [f"{prefix}counting.out"])
-        return seen if len(seen) >= 450 else []
-
-    await wait_for(first_out, timeout=90, what="450 outputs")
+    await outputs(counting, 450)
     await all_committed(counting)
     first.kill()
 
@@ -252,11 +250,7 @@ async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_chang
     assert [second.count(key) for key in many] == [1] * len(many)
     await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
 
-    async def sixty_out() -> list[Seen]:
-        seen = await read_all(counting, [f"{prefix}counting.out"])
-        return seen if len(seen) >= 460 else []
-
-    out = await wait_for(sixty_out, timeout=90, what="460 outputs")
+    out = await outputs(counting, 460)
     assert len(out) == 460
     by_key = outputs_by_key(out)
     assert {key: by_key[key] for key in KEYS} == {key: [1, 2, 3, 4, 5, 6] for key in KEYS}
@@ -270,19 +264,15 @@ async def test_a_single_writer_stage_keeps_every_partition_on_one_worker(
     workers.append(first)
     await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
 
-    async def out_count(n: int) -> list[Seen]:
-        seen = await read_all(counting, [f"{prefix}counting.out"])
-        return seen if len(seen) >= n else []
-
-    await wait_for(lambda: out_count(10), timeout=90, what="10 outputs")
+    await outputs(counting, 10)
     second = Worker(counting, tmp_path / "b", "b", single=True)
     workers.append(second)
     # The second worker joins (a rebalance) and must get no partition to write.
     await wait_for(second.answers, timeout=90, what="b's web up")
     for round_number in range(3):
         await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
-        out = await wait_for(partial(out_count, 20 + 10 * round_number), timeout=90, what="outputs")
-    writers = {record.value.decode().split(":")[3] for record in out}
+        out = await outputs(counting, 20 + 10 * round_number)
+    writers = {(record.value or b"").decode().split(":")[3] for record in out}
     assert writers == {"a"}
     assert outputs_by_key(out) == {key: [1, 2, 3, 4] for key in KEYS}
     # The writer goes (once it committed what it counted: the counting handler is
@@ -290,7 +280,7 @@ async def test_a_single_writer_stage_keeps_every_partition_on_one_worker(
     await all_committed(counting)
     first.kill()
     await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
-    out = await wait_for(lambda: out_count(50), timeout=120, what="outputs after failover")
+    out = await outputs(counting, 50, timeout=120)
     assert outputs_by_key(out) == {key: [1, 2, 3, 4, 5] for key in KEYS}
-    fifth = [record.value.decode().split(":") for record in out]
+    fifth = [(record.value or b"").decode().split(":") for record in out]
     assert {worker for _key, count, _offset, worker in fifth if count == "5"} == {"b"}
