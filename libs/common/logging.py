@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar, Token
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -30,6 +32,13 @@ SENSITIVE_KEYS = frozenset(
 )
 REDACTED = "[redacted]"
 
+# The ids bound for the message being handled, all in one variable: one ``set``
+# and one ``reset`` per block. structlog's ``bind_contextvars`` keeps a variable
+# per key and cost 4.7 µs a block for two ids (0.6 µs this way), paid per record
+# whether or not anything is logged. Never mutated: a block binds a new mapping.
+_NO_IDS: Mapping[str, str] = MappingProxyType({})
+_BOUND_IDS: ContextVar[Mapping[str, str]] = ContextVar("concierge_bound_ids", default=_NO_IDS)
+
 
 def redact_sensitive(
     _: Any, __: str, event_dict: MutableMapping[str, Any]
@@ -37,6 +46,15 @@ def redact_sensitive(
     for key in list(event_dict):
         if key.lower() in SENSITIVE_KEYS:
             event_dict[key] = REDACTED
+    return event_dict
+
+
+def merge_bound_ids(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """The ids of the enclosing ``bound_ids`` blocks; a key the call names itself wins."""
+    for key, value in _BOUND_IDS.get().items():
+        event_dict.setdefault(key, value)
     return event_dict
 
 
@@ -56,7 +74,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     numeric_level = logging.getLevelName(level.upper())
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            merge_bound_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_sensitive,
@@ -90,20 +108,25 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
 
 
 class bound_ids:
-    """Bind per-message ids for every log line in the block. A class, not a
-    generator: entered once or twice per record on a stage's hot path."""
+    """Bind per-message ids for every log line in the block (``None`` values are
+    left out); an inner block adds to the outer one's and restores it on exit.
+    A class, not a generator: entered once or twice per record on a stage's hot
+    path. Per task, like any context variable: concurrent handlers don't mix."""
 
-    __slots__ = ("_ids", "_tokens")
+    __slots__ = ("_ids", "_token")
 
     def __init__(self, **ids: str | None) -> None:
-        self._ids = {key: value for key, value in ids.items() if value is not None}
-        self._tokens: Mapping[str, Any] = {}
+        self._ids = ids
+        self._token: Token[Mapping[str, str]] | None = None
 
     def __enter__(self) -> None:
-        self._tokens = structlog.contextvars.bind_contextvars(**self._ids)
+        ids = {key: value for key, value in self._ids.items() if value is not None}
+        outer = _BOUND_IDS.get()
+        self._token = _BOUND_IDS.set({**outer, **ids} if outer else ids)
 
     def __exit__(self, *exc_info: object) -> None:
-        structlog.contextvars.reset_contextvars(**self._tokens)
+        if self._token is not None:
+            _BOUND_IDS.reset(self._token)
 
 
 def get_logger(name: str) -> Any:

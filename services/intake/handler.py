@@ -215,8 +215,12 @@ class IntakeHandler:
         )
         outputs.append(self._output(first.customer_id, resolved))
         self._identity("redelivered" if sighting is Sighting.REDELIVERY else "resolved").inc()
-        with bound_ids(customer_id=first.customer_id):
-            log.debug("resolved", provisional=first.provisional, merges=first.merges)
+        log.debug(
+            "resolved",
+            customer_id=first.customer_id,
+            provisional=first.provisional,
+            merges=first.merges,
+        )
         return outputs
 
     def _erase(self, request: ErasureRequest, tables: Mapping[str, TableView]) -> list[Output]:
