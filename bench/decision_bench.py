@@ -14,6 +14,11 @@ stage); and, as a baseline in the same run, the same loop doing only
 the facts extraction a decision starts with (facts view, frustration findings,
 timezone, candidate lookup), so the ratio shows what the rules themselves cost.
 
+The starter catalogue's percentiles are also given per class of decision (one
+that builds a briefing for an associate or an agent, one that emits another
+action, one that emits nothing), from the same timed loop: a briefing decision
+does several times a plain one's work, and they make up the tail.
+
 Each figure comes from two loops over the same decisions: one with no per-call
 timer for decisions/s (wall clock and CPU), and one that times every call for
 the percentiles. The contexts and catalogues are frozen out of garbage
@@ -50,7 +55,7 @@ from services.decision.domain.catalogue import (
     parse_catalogue,
 )
 from services.decision.domain.clock import customer_zone
-from services.decision.domain.decide import decide
+from services.decision.domain.decide import DecisionResult, decide
 from services.decision.domain.facts import DecisionFacts
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import Policies
@@ -277,7 +282,10 @@ def measure(
     catalogue: Catalogue,
     policies: Policies,
     decisions: int,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
+    """``classes``: a label per case; the percentiles are then also given per label
+    (under ``by_class``), from the same timed loop."""
     for case in cases[:500]:  # warm caches (zoneinfo, pydantic validators)
         step(case, catalogue, policies)
     per_second, per_cpu_second = _throughput(step, cases, catalogue, policies, decisions)
@@ -289,23 +297,52 @@ def measure(
         before = clock()
         step(case, catalogue, policies)
         samples.append(clock() - before)
-    samples.sort()
     result = {
         "name": name,
         "decisions": decisions,
         "per_second": per_second,
         "per_cpu_second": per_cpu_second,
-        "mean_us": round(statistics.fmean(samples) / 1000, 1),
-        "p50_us": round(samples[len(samples) // 2] / 1000, 1),
-        "p99_us": round(samples[int(len(samples) * 0.99)] / 1000, 1),
-        "max_us": round(samples[-1] / 1000, 1),
+        **_percentiles(samples),
     }
     print(
         f"{name:<32} {result['per_second']:>8,}/s ({result['per_cpu_second']:>8,}/cpu-s)"
         f"  p50 {result['p50_us']:>7.1f} us"
         f"  p99 {result['p99_us']:>7.1f} us  max {result['max_us']:>8.1f} us"
     )
+    if classes is not None:
+        by_class: dict[str, list[int]] = {}
+        for index, sample in enumerate(samples):
+            by_class.setdefault(classes[index % len(cases)], []).append(sample)
+        per_class = {
+            label: {"share": round(len(of) / len(samples), 3), **_percentiles(of)}
+            for label, of in sorted(by_class.items())
+        }
+        result["by_class"] = per_class
+        for label, figures in per_class.items():
+            print(
+                f"  of which {label:<23} {figures['share']:>6.1%}"
+                f"{'':>16}  p50 {figures['p50_us']:>7.1f} us"
+                f"  p99 {figures['p99_us']:>7.1f} us  max {figures['max_us']:>8.1f} us"
+            )
     return result
+
+
+def _percentiles(samples: list[int]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "mean_us": round(statistics.fmean(ordered) / 1000, 1),
+        "p50_us": round(ordered[len(ordered) // 2] / 1000, 1),
+        "p99_us": round(ordered[int(len(ordered) * 0.99)] / 1000, 1),
+        "max_us": round(ordered[-1] / 1000, 1),
+    }
+
+
+def decision_class(result: DecisionResult) -> str:
+    """What kind of work a decision did: a briefing for an associate or an agent
+    costs several times a plain action, and one decision in eight builds one here."""
+    if any("briefing" in action.action.payload for action in result.actions):
+        return "builds a briefing"
+    return "emits an action" if result.actions else "emits no action"
 
 
 def _throughput(
@@ -351,10 +388,11 @@ def run(customers: int, decisions: int, seed: int, with_templates: bool = True) 
     # landed inside a measured loop decided more than the code did.
     gc.collect()
     gc.freeze()
-    with_action = sum(
-        bool(decide(c.event, c.context, c.history, starter, policies, NOW).actions)
+    starter_classes = [
+        decision_class(decide(c.event, c.context, c.history, starter, policies, NOW))
         for c in starter_cases
-    )
+    ]
+    with_action = sum(label != "emits no action" for label in starter_classes)
     print(f"{with_action / len(starter_cases):.0%} of starter decisions yield an action\n")
     results = [
         measure(
@@ -366,7 +404,13 @@ def run(customers: int, decisions: int, seed: int, with_templates: bool = True) 
             decisions,
         ),
         measure(
-            "decide, starter catalogue", full_decision, starter_cases, starter, policies, decisions
+            "decide, starter catalogue",
+            full_decision,
+            starter_cases,
+            starter,
+            policies,
+            decisions,
+            starter_classes,
         ),
         measure("baseline: facts only (500)", facts_only, large_cases, large, policies, decisions),
         measure("decide, 500 actions", full_decision, large_cases, large, policies, decisions),
