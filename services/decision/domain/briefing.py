@@ -27,7 +27,7 @@ from libs.context.model import CustomerContext
 from services.decision.domain.clock import format_day, moment_texts, utc_text
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import Policies
-from services.decision.domain.rules import consent, fatigue
+from services.decision.domain.rules import complaints, consent, fatigue
 from services.decision.domain.templates import THIS_WEEK, CategoryInfo, label
 
 BRIEFING_INTERESTS: Final = 3
@@ -54,20 +54,7 @@ def build_briefing(
     ``interests_now``: ``top_interests(context, now, ...)`` when the caller has it
     (the decision's facts view); worked out here otherwise.
     """
-    cases = context.open_complaints
-    fix_first = (
-        [
-            {
-                "case_id": case_id,
-                "category": complaint.category,
-                "severity": complaint.severity,
-                "opened_at": utc_text(complaint.opened_at),
-            }
-            for case_id, complaint in sorted(cases.items(), key=lambda item: item[1].opened_at)
-        ]
-        if cases
-        else []
-    )
+    fix_first = complaints.open_complaint_entries(context)
     do_not_pitch = _do_not_pitch(context, channel, now, policies, zone)
     strongest = (
         top_interests(context, now, BRIEFING_INTERESTS)

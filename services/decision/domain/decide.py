@@ -27,7 +27,7 @@ from services.decision.domain import explain, templates
 from services.decision.domain.arbitration import Pick, arbitrate
 from services.decision.domain.briefing import build_briefing
 from services.decision.domain.catalogue import ActionDef, Catalogue, effective_ttl
-from services.decision.domain.clock import customer_zone, utc_text
+from services.decision.domain.clock import customer_zone
 from services.decision.domain.explain import Explanation
 from services.decision.domain.facts import DecisionFacts
 from services.decision.domain.frozen import new, slot_setters
@@ -378,24 +378,7 @@ def _action_event(
     if complaint_detail is not None:
         reasons.append({"code": explain.REASON_OPEN_COMPLAINT, "detail": complaint_detail})
         if helps:
-            cases = context.open_complaints
-            # Usually one case: nothing to sort, and no key function called for it.
-            ordered = (
-                cases.items()
-                if len(cases) == 1
-                else sorted(cases.items(), key=complaints.opened_at)
-            )
-            entries = []
-            for case_id, complaint in ordered:
-                entries.append(
-                    {
-                        "case_id": case_id,
-                        "category": complaint.category,
-                        "severity": complaint.severity,
-                        "opened_at": utc_text(complaint.opened_at),
-                    }
-                )
-            situation["open_complaints"] = entries
+            situation["open_complaints"] = complaints.open_complaint_entries(context)
     base = action.spec
     binding = pick.binding
     if binding is not None:

@@ -115,9 +115,24 @@ async def counting(kafka_settings: CommonSettings) -> CommonSettings:
     return kafka_settings
 
 
+class Workers(list[Worker]):
+    """The stage's workers a test started, each with a data dir of its own; stopped
+    after the test."""
+
+    def __init__(self, settings: CommonSettings, tmp_path: Path) -> None:
+        super().__init__()
+        self._settings = settings
+        self._tmp_path = tmp_path
+
+    def start(self, name: str, single: bool = False) -> Worker:
+        worker = Worker(self._settings, self._tmp_path / name, name, single)
+        self.append(worker)
+        return worker
+
+
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[list[Worker]]:
-    started: list[Worker] = []
+def workers(counting: CommonSettings, tmp_path: Path) -> Iterator[Workers]:
+    started = Workers(counting, tmp_path)
     yield started
     for worker in started:
         worker.stop()
@@ -166,10 +181,10 @@ async def committed(settings: CommonSettings) -> dict[int, int]:
 
 
 async def test_batches_count_in_order_dead_letter_a_bug_and_commit_what_they_delivered(
-    counting: CommonSettings, workers: list[Worker], tmp_path: Path
+    counting: CommonSettings, workers: Workers
 ) -> None:
     prefix = counting.topic_prefix
-    workers.append(Worker(counting, tmp_path / "w1", "w1", single=False))
+    workers.start("w1")
     records = [(f"{prefix}counting.in", key.encode(), b"x") for _ in range(30) for key in KEYS]
     records.insert(150, (f"{prefix}counting.in", b"k3", b"boom"))
     await produce(counting, records)
@@ -187,11 +202,10 @@ async def test_batches_count_in_order_dead_letter_a_bug_and_commit_what_they_del
 
 
 async def test_an_idle_stage_waits_on_the_broker_and_gathers_while_records_come(
-    counting: CommonSettings, workers: list[Worker], tmp_path: Path
+    counting: CommonSettings, workers: Workers
 ) -> None:
     prefix = counting.topic_prefix
-    worker = Worker(counting, tmp_path / "w1", "w1", single=False)
-    workers.append(worker)
+    worker = workers.start("w1")
     # Nothing to read: any byte answers a fetch, held by the broker meanwhile.
     await wait_for(lambda: worker.pace() == WAITING, timeout=90, what="the idle stage waiting")
 
@@ -226,11 +240,10 @@ async def test_an_idle_stage_waits_on_the_broker_and_gathers_while_records_come(
 
 
 async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_changelog(
-    counting: CommonSettings, workers: list[Worker], tmp_path: Path
+    counting: CommonSettings, workers: Workers
 ) -> None:
     prefix = counting.topic_prefix
-    first = Worker(counting, tmp_path / "first", "first", single=False)
-    workers.append(first)
+    first = workers.start("first")
     # Enough keys that recovery reads many changelog records per fetch: all but
     # the last of each go straight into RocksDB (BatchConsumer._restore).
     many = [f"m{n}" for n in range(400)]
@@ -243,8 +256,7 @@ async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_chang
     await all_committed(counting)
     first.kill()
 
-    second = Worker(counting, tmp_path / "second", "second", single=False)  # empty data dir
-    workers.append(second)
+    second = workers.start("second")  # an empty data dir
     await wait_for(lambda: second.count("k0") == 5, timeout=90, what="k0 recovered as 5")
     assert [second.count(key) for key in KEYS] == [5] * len(KEYS)
     assert [second.count(key) for key in many] == [1] * len(many)
@@ -257,16 +269,14 @@ async def test_a_worker_with_an_empty_data_dir_recovers_the_table_from_the_chang
 
 
 async def test_a_single_writer_stage_keeps_every_partition_on_one_worker(
-    counting: CommonSettings, workers: list[Worker], tmp_path: Path
+    counting: CommonSettings, workers: Workers
 ) -> None:
     prefix = counting.topic_prefix
-    first = Worker(counting, tmp_path / "a", "a", single=True)
-    workers.append(first)
+    first = workers.start("a", single=True)
     await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
 
     await outputs(counting, 10)
-    second = Worker(counting, tmp_path / "b", "b", single=True)
-    workers.append(second)
+    second = workers.start("b", single=True)
     # The second worker joins (a rebalance) and must get no partition to write.
     await wait_for(second.answers, timeout=90, what="b's web up")
     for round_number in range(3):

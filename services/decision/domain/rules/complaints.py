@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from functools import cache, lru_cache
+from typing import Any
 
 from libs.context.model import Complaint, CustomerContext
 from libs.contract.common import Trigger
 from libs.contract.suppression import SuppressionReason
-from services.decision.domain.clock import moment_texts
+from services.decision.domain.clock import moment_texts, utc_text
 from services.decision.domain.explain import OPEN_COMPLAINT, Exclusion
 from services.decision.domain.history import ContactHistory
 from services.decision.domain.policies import ComplaintPolicy
@@ -40,6 +41,25 @@ def describe_open_complaints(
         case_id, first.category, first.opened_at, len(cases) - 1, policy.withhold_kinds, zone
     )
     return same_day if now.astimezone(zone).date() == day else other_day
+
+
+def open_complaint_entries(context: CustomerContext) -> list[dict[str, Any]]:
+    """The open cases as payloads quote them (the agent's situation, the briefing's
+    fix-first list), oldest first."""
+    cases = context.open_complaints
+    if not cases:
+        return []
+    # Usually one case: nothing to sort, and no key function called for it.
+    ordered = cases.items() if len(cases) == 1 else sorted(cases.items(), key=opened_at)
+    return [
+        {
+            "case_id": case_id,
+            "category": complaint.category,
+            "severity": complaint.severity,
+            "opened_at": utc_text(complaint.opened_at),
+        }
+        for case_id, complaint in ordered
+    ]
 
 
 def opened_at(item: tuple[str, Complaint]) -> datetime:
