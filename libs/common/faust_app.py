@@ -40,6 +40,7 @@ from libs.common.guard import (
 from libs.common.health import HealthState
 from libs.common.kafka_security import faust_credentials, principal, principal_of
 from libs.common.logging import get_logger
+from libs.common.loop_delay import LoopDelay
 from libs.common.settings import CommonSettings
 from libs.common.telemetry import instrument_process
 from libs.common.topics import ERASED_WITHIN_MS
@@ -263,9 +264,12 @@ class Telemetry:
 
 
 def observe(app: faust.App, service: str) -> Telemetry:
-    """A metrics registry, /health, /ready (worker joined and recovered) and /metrics."""
+    """A metrics registry, /health, /ready (worker joined and recovered) and /metrics
+    (with how late the worker's event loop runs: ``libs/common/loop_delay.py``)."""
     health = HealthState(service, registry=CollectorRegistry())
     instrument_process(health.registry, service)
+    # Started with the worker, on the loop the stage handles records on.
+    app.task(LoopDelay(health.registry).watch)
     health.add_readiness_check("worker", lambda: faust_ready(app))
     install_health_views(app, health)
     failures = Counter(

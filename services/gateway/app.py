@@ -7,6 +7,7 @@ as long as the app's lifespan; every handler reaches them through the one
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -18,6 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from libs.common.health import HealthState, health_routes
 from libs.common.logging import get_logger
+from libs.common.loop_delay import LoopDelay
 from libs.common.telemetry import instrument_process
 from libs.common.topics import TopicNames
 from services.gateway.console import mount_console
@@ -61,6 +63,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     health = HealthState("gateway", registry=metrics.registry)
     instrument_process(health.registry, "gateway")
+    loop_delay = LoopDelay(health.registry)
     health.add_readiness_check("broker", runtime.broker_ready)
 
     @asynccontextmanager
@@ -68,6 +71,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         if not settings.api_keys:
             log.warning("no_api_keys", hint="set CONCIERGE_GATEWAY_API_KEYS; /v1 calls get 401")
         await runtime.start()
+        # Every request is served on this loop (libs/common/loop_delay.py).
+        watching = asyncio.create_task(loop_delay.watch())
         log.info(
             "gateway_started",
             keys=len(settings.api_keys),
@@ -76,6 +81,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         try:
             yield
         finally:
+            watching.cancel()
             await runtime.stop()
             log.info("gateway_stopped")
 

@@ -9,6 +9,7 @@ import pytest
 
 from libs.contract.examples import example_interaction
 from tests.integration.gateway.support import WEB_KEY, RunningGateway, auth
+from tests.support.kafka_io import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +77,18 @@ async def test_metrics_count_requests_by_route_template_and_events_by_code(
         == 1
     )
     assert "cust-secret-1" not in metrics
+
+
+async def test_the_gateway_samples_how_late_its_event_loop_serves(
+    gateway: RunningGateway,
+) -> None:
+    async def samples() -> float:
+        metrics = (await gateway.client.get("/metrics")).text
+        match = re.search(r"^concierge_event_loop_delay_seconds_count (\S+)$", metrics, re.M)
+        return 0.0 if match is None else float(match[1])
+
+    # Ten samples a second from start-up; an absent series would never count.
+    assert await wait_for(samples, timeout=30, what="event loop samples") >= 1
 
 
 async def test_the_openapi_document_describes_the_api(gateway: RunningGateway) -> None:

@@ -90,6 +90,20 @@ async def test_each_stage_freezes_what_survives_collection_and_times_every_pause
         assert young > 0
 
 
+async def test_each_stage_samples_how_late_its_event_loop_runs(pipeline: Stack) -> None:
+    for service in ("intake", "decision"):
+
+        def sampled(service: str = service) -> bool:
+            ((_, count),) = _samples(pipeline, service)["concierge_event_loop_delay_seconds_count"]
+            return count >= 10  # ten samples a second once the worker runs
+
+        await wait_for(sampled, timeout=30, what=f"{service} sampled its event loop")
+        samples = _samples(pipeline, service)
+        ((_, total),) = samples["concierge_event_loop_delay_seconds_sum"]
+        ((_, count),) = samples["concierge_event_loop_delay_seconds_count"]
+        assert 0 <= total / count < 1.0  # an idle stage's loop is late by ms, not seconds
+
+
 async def test_each_stage_exports_its_groups_lag_and_committed_offset_per_partition(
     pipeline: Stack, pipeline_settings: CommonSettings, names: TopicNames
 ) -> None:
