@@ -110,7 +110,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         or env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
     )
     parser.add_argument("--partitions", type=int, default=int(env.get("CONCIERGE_PARTITIONS", "4")))
-    parser.add_argument("--linger-ms", type=int, default=2, help="every producer (Faust's: 2)")
+    parser.add_argument(
+        "--linger-ms", type=int, default=2, help="every producer, Concierge's stages included"
+    )
     parser.add_argument("--p99-target-ms", type=float, default=50.0)
     parser.add_argument("--max-lag-seconds", type=float, default=2.0)
     parser.add_argument("--min-throughput-fraction", type=float, default=0.9)

@@ -217,13 +217,15 @@ async def _wait_ready(stack: Stack, names: list[str]) -> None:
 
 
 def concierge_environment(
-    bootstrap: str, prefix: str, partitions: int, log_level: str, run_dir: Path
+    bootstrap: str, prefix: str, partitions: int, log_level: str, run_dir: Path, linger_ms: int
 ) -> dict[str, str]:
     env = clean_environment()
     env.update(
         CONCIERGE_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         CONCIERGE_TOPIC_PREFIX=prefix,
         CONCIERGE_PARTITIONS=str(partitions),
+        # The same linger as every other producer of the run.
+        CONCIERGE_PRODUCER_LINGER_MS=str(linger_ms),
         CONCIERGE_LOG_FORMAT="json",
         CONCIERGE_LOG_LEVEL=log_level,
     )
@@ -247,7 +249,7 @@ async def start_system(
         if plan.name == CONCIERGE:
             wanted = [spec for spec in SERVICES if spec.name in CONCIERGE_SERVICES]
             env = concierge_environment(
-                bootstrap, plan.prefix, partitions, concierge_log_level, run_dir
+                bootstrap, plan.prefix, partitions, concierge_log_level, run_dir, linger_ms
             )
             stack = Stack(run_dir, env, wanted, ports={spec.name: free_port() for spec in wanted})
             running.stack = stack

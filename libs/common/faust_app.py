@@ -187,7 +187,7 @@ def create_faust_app(
         web_graph_enabled=False,
         web_stats_enabled=False,
         producer_acks=-1,
-        producer_linger_ms=5,
+        producer_linger_ms=settings.producer_linger_ms,
         # Contexts travel whole (5 KB typical) and every table write adds a
         # changelog record: Faust's 16 KiB batches held about three of them.
         producer_max_batch_size=512 * 1024,

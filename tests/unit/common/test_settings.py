@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from libs.common.faust_app import create_faust_app
 from libs.common.settings import CommonSettings, UnknownSettingError, check_environment
 
 
@@ -48,3 +51,12 @@ def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONCIERGE_PARTITIONS", "zero")
     with pytest.raises(ValidationError, match="partitions"):
         CommonSettings()
+
+
+def test_a_stages_producer_lingers_as_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CONCIERGE_PRODUCER_LINGER_MS", "0")
+    app = create_faust_app("intake", CommonSettings(), web_port=8093, data_dir=tmp_path)
+    assert app.producer.linger_ms == 0  # what aiokafka's producer is built with
+    monkeypatch.delenv("CONCIERGE_PRODUCER_LINGER_MS")
+    shipped = create_faust_app("intake", CommonSettings(), web_port=8093, data_dir=tmp_path)
+    assert shipped.producer.linger_ms == 5
