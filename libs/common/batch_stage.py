@@ -43,7 +43,8 @@ active_tps/active_offsets/flush_buffers``, the assignor's
 ``_perform_assignment`` and ``_global_table_standby_assignments``. tests/integration/common/
 test_batch_stage.py checks them against a real broker. And aiokafka's: a batch
 queued closed is sent without waiting for the linger (``MessageBatch.
-remaining_linger``; tests/unit/common/test_changelog_batches.py).
+remaining_linger``; tests/unit/common/test_changelog_batches.py), and each new
+batch takes its linger from ``MessageAccumulator._linger_time`` (``set_linger``).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ from libs.common.faust_app import (
     faust_ready,
     kafka_connection,
 )
-from libs.common.fetch_pace import GATHERING, FetchPacer, pace_of, set_pace
+from libs.common.fetch_pace import GATHERING, FetchPace, FetchPacer, linger_at, pace_of, set_pace
 from libs.common.guard import (
     LetterBuilder,
     exit_for_denial,
@@ -146,14 +147,15 @@ class ReadCommittedConsumerThread(AIOKafkaConsumerThread):
     def _pacer(self) -> FetchPacer:
         return FetchPacer(time.monotonic())
 
-    def pace_fetches(self, records_fetched: int) -> None:
+    def pace_fetches(self, records_fetched: int) -> FetchPace:
         """Gather while many records come, wait on the broker while few do
-        (libs/common/fetch_pace.py)."""
+        (libs/common/fetch_pace.py). Returns the pace."""
         pace = self._pacer.fetched(records_fetched, time.monotonic())
         consumer = self._consumer
         fetcher = None if consumer is None else consumer._fetcher
         if fetcher is not None and pace_of(fetcher) != pace:  # None: not started, or stopping
             set_pace(fetcher, pace)
+        return pace
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -219,7 +221,8 @@ class BatchConsumer(Consumer):
         generation = self.app.consumer_generation_id
         thread = self._thread
         if isinstance(thread, ReadCommittedConsumerThread):
-            thread.pace_fetches(sum(map(len, records.values())) if records else 0)
+            pace = thread.pace_fetches(sum(map(len, records.values())) if records else 0)
+            self._linger_at(pace)
         if records is None or self.should_stop:
             return
         if not self.flow_active:
@@ -262,6 +265,15 @@ class BatchConsumer(Consumer):
                     await stage.run_jobs()
         for tp, record in others:
             yield tp, self._to_message(tp, record)
+
+    def _linger_at(self, pace: FetchPace) -> None:
+        """The producer's linger for the fetch pace (``fetch_pace.linger_at``)."""
+        producer = self.app.producer._producer  # type: ignore[attr-defined]
+        if producer is None:  # not started yet, or stopped
+            return
+        linger = linger_at(pace, self.app.conf.producer_linger)
+        if linger_of(producer) != linger:
+            set_linger(producer, linger)
 
     def _recovering(self, tp: TP) -> bool:
         """Whether ``tp`` is a batch stage table's changelog partition that Faust is
@@ -829,6 +841,17 @@ async def _send_batches(
         builder.close()
         sends.append((await producer.send_batch(builder, topic, partition=partition), count))
     return sends
+
+
+def linger_of(producer: aiokafka.AIOKafkaProducer) -> float:
+    """Seconds aiokafka's producer holds a new batch open (``linger_ms`` / 1000)."""
+    linger: float = producer._message_accumulator._linger_time
+    return linger
+
+
+def set_linger(producer: aiokafka.AIOKafkaProducer, seconds: float) -> None:
+    """Applies to the batches the producer starts from now on (each reads it when made)."""
+    producer._message_accumulator._linger_time = seconds
 
 
 def _store_reader(table: Any, partition: int) -> Callable[[str], bytes | None]:

@@ -16,7 +16,8 @@ does not flip it on every fetch), measured over ``WINDOW_SECONDS``.
 
 The settings are aiokafka's fetcher's, read each time it builds a request
 (``libs/common/batch_stage.py`` applies them; the pins in constraints.txt hold
-the attribute names).
+the attribute names). The pace sets the stage's producer linger too
+(``linger_at``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ class FetchPacer:
             self.pace = GATHERING
         self._since, self._count = now, 0
         return self.pace
+
+
+def linger_at(pace: FetchPace, configured_seconds: float) -> float:
+    """The producer's linger at ``pace``. Waiting, records come one by one and each
+    is a round of its own: holding its outputs for more only delays them (5 ms a
+    stage). Gathering, a round's outputs share a request with the next rounds'
+    for the configured linger (``CONCIERGE_PRODUCER_LINGER_MS``): without it the
+    stages fell behind at 1,000 events/s (docs/benchmarks.md, "Linger")."""
+    return 0.0 if pace == WAITING else configured_seconds
 
 
 def pace_of(fetcher: Any) -> FetchPace:

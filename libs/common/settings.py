@@ -87,12 +87,13 @@ class CommonSettings(BaseSettings):
     # How often a stage reads its consumer group's lag from the broker for
     # /metrics (concierge_consumer_lag, libs/common/lag_metrics.py); 0: never.
     lag_export_seconds: float = Field(default=15.0, ge=0)
-    # How long a stage's producer holds a batch open for more records. A round's
-    # outputs are appended together anyway, so this buys batching across rounds
-    # (fewer produce requests) at up to its own length on every event -> action:
-    # 0 took ~10 ms off p50 at 250 events/s here and fell behind at 1,000; 2 and
-    # 5 measured alike (docs/benchmarks.md, "Linger"). The gateway has its own
-    # (CONCIERGE_GATEWAY_PRODUCER_LINGER_MS).
+    # How long a stage's producer holds a batch open for more records while its
+    # fetches gather (under 50 records/s it lingers not at all: fetch_pace.py).
+    # A round's outputs are appended together anyway, so this buys batching
+    # across rounds (fewer produce requests) at up to its own length on every
+    # event -> action: 0 took ~10 ms off p50 at 250 events/s here and fell behind
+    # at 1,000; 2 and 5 measured alike (docs/benchmarks.md, "Linger"). The
+    # gateway has its own (CONCIERGE_GATEWAY_PRODUCER_LINGER_MS).
     producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     # How long the decision log keeps a decision (its topic's retention.ms);
     # common because provisioning creates the topic.

@@ -1,14 +1,17 @@
-"""A flush's changelog batches go to the broker at once, not after the producer's linger."""
+"""A flush's changelog batches go to the broker at once, not after the producer's linger;
+and a stage's producer lingers only while its fetches gather."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import aiokafka
 from aiokafka.producer.message_accumulator import BatchBuilder, MessageBatch
 from aiokafka.structs import TopicPartition
 
-from libs.common.batch_stage import _send_batches
+from libs.common.batch_stage import _send_batches, linger_of, set_linger
+from libs.common.fetch_pace import GATHERING, WAITING, linger_at
 
 LINGER_SECONDS = 5.0
 
@@ -58,3 +61,26 @@ async def test_an_open_batch_would_wait_out_the_linger() -> None:
     assert _linger_left(builder) is not None
     builder.close()
     assert _linger_left(builder) is None
+
+
+def test_a_stage_lingers_only_while_it_gathers() -> None:
+    configured = LINGER_SECONDS
+    assert linger_at(WAITING, configured) == 0.0  # a record a round: nothing to wait for
+    assert linger_at(GATHERING, configured) == configured
+
+
+async def test_the_linger_set_applies_to_the_next_batch_the_producer_starts() -> None:
+    """aiokafka reads the linger when it makes a batch (its pin is in constraints.txt)."""
+    producer = aiokafka.AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", linger_ms=5000)
+    accumulator = producer._message_accumulator
+    first, second = TopicPartition("t.actions.web", 0), TopicPartition("t.actions.web", 1)
+    try:
+        await accumulator.add_message(first, b"k", b"v", timeout=1.0)
+        set_linger(producer, 0.0)
+        await accumulator.add_message(second, b"k", b"v", timeout=1.0)
+
+        assert linger_of(producer) == 0.0
+        assert accumulator._batches[first][0].remaining_linger() is not None  # made at 5 s
+        assert accumulator._batches[second][0].remaining_linger() is None  # goes at once
+    finally:
+        await producer.stop()  # never started: nothing to flush or close
