@@ -44,7 +44,7 @@ active_tps/active_offsets/flush_buffers``, the assignor's
 test_batch_stage.py checks them against a real broker. And aiokafka's: a batch
 queued closed is sent without waiting for the linger (``MessageBatch.
 remaining_linger``; tests/unit/common/test_changelog_batches.py), and each new
-batch takes its linger from ``MessageAccumulator._linger_time`` (``set_linger``).
+batch takes its linger from ``MessageAccumulator._linger_time`` (``fetch_pace.set_linger``).
 """
 
 from __future__ import annotations
@@ -98,7 +98,16 @@ from libs.common.faust_app import (
     faust_ready,
     kafka_connection,
 )
-from libs.common.fetch_pace import GATHERING, FetchPace, FetchPacer, linger_at, pace_of, set_pace
+from libs.common.fetch_pace import (
+    GATHERING,
+    FetchPace,
+    FetchPacer,
+    linger_at,
+    linger_of,
+    pace_of,
+    set_linger,
+    set_pace,
+)
 from libs.common.guard import (
     LetterBuilder,
     exit_for_denial,
@@ -841,17 +850,6 @@ async def _send_batches(
         builder.close()
         sends.append((await producer.send_batch(builder, topic, partition=partition), count))
     return sends
-
-
-def linger_of(producer: aiokafka.AIOKafkaProducer) -> float:
-    """Seconds aiokafka's producer holds a new batch open (``linger_ms`` / 1000)."""
-    linger: float = producer._message_accumulator._linger_time
-    return linger
-
-
-def set_linger(producer: aiokafka.AIOKafkaProducer, seconds: float) -> None:
-    """Applies to the batches the producer starts from now on (each reads it when made)."""
-    producer._message_accumulator._linger_time = seconds
 
 
 def _store_reader(table: Any, partition: int) -> Callable[[str], bytes | None]:

@@ -81,3 +81,14 @@ def pace_of(fetcher: Any) -> FetchPace:
 def set_pace(fetcher: Any, pace: FetchPace) -> None:
     """Applies to the next fetch request the fetcher builds (a pending one keeps its own)."""
     fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = pace
+
+
+def linger_of(producer: Any) -> float:
+    """Seconds aiokafka's producer holds a new batch open (``linger_ms`` / 1000)."""
+    linger: float = producer._message_accumulator._linger_time
+    return linger
+
+
+def set_linger(producer: Any, seconds: float) -> None:
+    """Applies to the batches the producer starts from now on (each reads it when made)."""
+    producer._message_accumulator._linger_time = seconds

@@ -10,8 +10,8 @@ import aiokafka
 from aiokafka.producer.message_accumulator import BatchBuilder, MessageBatch
 from aiokafka.structs import TopicPartition
 
-from libs.common.batch_stage import _send_batches, linger_of, set_linger
-from libs.common.fetch_pace import GATHERING, WAITING, linger_at
+from libs.common.batch_stage import _send_batches
+from libs.common.fetch_pace import linger_of, set_linger
 
 LINGER_SECONDS = 5.0
 
@@ -61,12 +61,6 @@ async def test_an_open_batch_would_wait_out_the_linger() -> None:
     assert _linger_left(builder) is not None
     builder.close()
     assert _linger_left(builder) is None
-
-
-def test_a_stage_lingers_only_while_it_gathers() -> None:
-    configured = LINGER_SECONDS
-    assert linger_at(WAITING, configured) == 0.0  # a record a round: nothing to wait for
-    assert linger_at(GATHERING, configured) == configured
 
 
 async def test_the_linger_set_applies_to_the_next_batch_the_producer_starts() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from libs.common.fetch_pace import GATHERING, WAITING, FetchPacer
+from libs.common.fetch_pace import GATHERING, WAITING, FetchPacer, linger_at
 
 
 def test_a_stage_starts_gathering_and_keeps_to_it_until_a_window_is_measured() -> None:
@@ -45,3 +45,9 @@ def test_each_window_counts_its_own_records() -> None:
     assert pacer.fetched(500, now=1.0) == GATHERING
     # The busy second before does not carry into a quiet one.
     assert pacer.fetched(10, now=2.0) == WAITING
+
+
+def test_a_stage_lingers_only_while_it_gathers() -> None:
+    configured = 0.005
+    assert linger_at(WAITING, configured) == 0.0  # a record a round: nothing to wait for
+    assert linger_at(GATHERING, configured) == configured

@@ -36,9 +36,14 @@ class _Watched(LoopDelay):
     """Says when it has recorded a wake-up at least ``late`` seconds late."""
 
     def __init__(self, registry: CollectorRegistry, late: float) -> None:
-        super().__init__(registry, SAMPLE_SECONDS)
+        super().__init__(registry, SAMPLE_SECONDS, clock=self._read_clock)
         self._late = late
+        self.sampling = asyncio.Event()
         self.saw_late = asyncio.Event()
+
+    def _read_clock(self) -> float:
+        self.sampling.set()  # the watcher has taken a sample's due time
+        return time.perf_counter()
 
     def record(self, due: float, woke: float) -> None:
         super().record(due, woke)
@@ -51,7 +56,7 @@ async def test_a_round_that_holds_the_loop_shows_as_a_delay_as_long_as_it() -> N
     loop_delay = _Watched(registry, late=0.05)
     watching = asyncio.create_task(loop_delay.watch())
     try:
-        await asyncio.sleep(0)  # the watcher takes its first sample's due time
+        await asyncio.wait_for(loop_delay.sampling.wait(), timeout=5.0)
         _busy(BLOCKED_SECONDS)
         await asyncio.wait_for(loop_delay.saw_late.wait(), timeout=5.0)
         assert _observed(registry, 0.05) == 1  # one wake-up, late by the whole block
