@@ -117,7 +117,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-lag-seconds", type=float, default=2.0)
     parser.add_argument("--min-throughput-fraction", type=float, default=0.9)
     parser.add_argument("--max-generator-lag-ms", type=float, default=200.0)
-    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=2000,
+        help="whose journeys the ladder and the drain play (fewer: more events each)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--systems", default=",".join(ALL_SYSTEMS))
     parser.add_argument(
@@ -211,7 +216,14 @@ async def run_drains(args: argparse.Namespace) -> list[Drained]:
     for system, workers in runs:
         _log(f"{system:>12} drain: loading {args.drain_events:,} events, then draining")
         result = await drain(
-            args.bootstrap, system, args.drain_events, args.seed, 900.0, 0, workers
+            args.bootstrap,
+            system,
+            args.drain_events,
+            args.seed,
+            900.0,
+            0,
+            workers,
+            args.customers,
         )
         _log(f"{result.label} drain: {result.rate:,.0f} events/s, CPU µs/event {_cpu(result)}")
         drained.append(result)

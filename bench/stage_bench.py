@@ -1,6 +1,7 @@
 """CPU per event of each stage's handler alone: no broker, no Faust, dict tables.
 
-    .venv/bin/python -m bench.stage_bench [--events 20000] [--flush-every 1000] > /dev/null
+    .venv/bin/python -m bench.stage_bench [--events 20000] [--flush-every 1000]
+        [--customers 2000] > /dev/null
 
 Feeds the same simulator events as the drain benchmark through
 ``IntakeHandler`` (stage 1) and what it resolves through ``DecisionHandler``
@@ -98,12 +99,18 @@ def main() -> None:
         default=1000,
         help="records per flush (a drain's rounds hold thousands; live ones a few)",
     )
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=2000,
+        help="whose journeys the events are: fewer, more events each (fuller state)",
+    )
     args = parser.parse_args()
     # As the services run: INFO, JSON lines (each decision logs one) to stdout,
     # which goes wherever the caller sends it; the figures go to stderr.
     configure_logging("INFO", "json")
 
-    planned = step_plan(500.0, args.events / 500.0, 2000, args.seed, 0)
+    planned = step_plan(500.0, args.events / 500.0, args.customers, args.seed, 0)
     start = datetime.now(UTC) - timedelta(minutes=1)
     inputs = [
         InputRecord(

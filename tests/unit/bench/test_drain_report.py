@@ -49,3 +49,10 @@ def test_the_backlog_is_100000_events_unless_a_quick_run_is_asked_for() -> None:
     assert parse_args(["--quick"]).events == 8_000
     assert parse_args(["--events", "20000"]).events == 20_000
     assert parse_args([]).decision_workers == 1
+
+
+def test_the_backlog_is_2000_customers_journeys_unless_told_otherwise() -> None:
+    # The default keeps drains comparable with every earlier one (mature contexts);
+    # more customers spread the same events thinner.
+    assert parse_args([]).customers == 2_000
+    assert parse_args(["--customers", "20000"]).customers == 20_000
