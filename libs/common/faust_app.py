@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -298,6 +299,32 @@ def faust_ready(app: faust.App) -> bool:
         and not recovery.in_recovery
         and recovery.completed.is_set()
     )
+
+
+def unguarded_queries(settings: CommonSettings) -> str | None:
+    """Why a worker must not serve its queries as configured, or None.
+
+    Without a query token anyone who reaches the port reads any customer's
+    context: fine on loopback, or on a network the operator says is trusted
+    (``CONCIERGE_QUERY_OPEN``), a refusal anywhere else (an empty Secret, say)."""
+    if settings.query_token.get_secret_value() or settings.query_open:
+        return None
+    host = settings.http_host
+    if host == "localhost" or _is_loopback(host):
+        return None
+    return (
+        f"CONCIERGE_QUERY_TOKEN is empty and the queries would answer anyone on"
+        f" {host or 'every interface'}: set the token (the gateway and the CLI send it),"
+        " bind CONCIERGE_HTTP_HOST to loopback, or set CONCIERGE_QUERY_OPEN=true on a"
+        " trusted network"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: only "localhost" is known to stay local
+        return False
 
 
 def query_guard(settings: CommonSettings) -> Callable[[Request], bool]:

@@ -120,6 +120,9 @@ class CommonSettings(BaseSettings):
     # Required on the workers' query endpoints when set; the gateway and the
     # CLI send it (docs/operations.md, "The worker surface").
     query_token: SecretStr = SecretStr("")
+    # The decision worker refuses to serve its queries (customers' contexts) without
+    # the token on an address beyond loopback, unless this says the network is trusted.
+    query_open: bool = False
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> CommonSettings:

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings
 
 from libs.common.access import service_uses
 from libs.common.broker_probe import BrokerUnreachableError, wait_for_broker
+from libs.common.faust_app import unguarded_queries
 from libs.common.guard import exit_for_denial
 from libs.common.health import PortInUseError, ensure_port_free
 from libs.common.kafka_security import Denial, KafkaAccessDenied, principal
@@ -88,9 +89,15 @@ def run_faust_service(
     create_app: Callable[[SettingsT], faust.App],
     common_of: Callable[[SettingsT], CommonSettings],
     port_of: Callable[[SettingsT], int],
+    *,
+    serves_queries: bool = False,
 ) -> None:
+    """``serves_queries``: the worker answers customer queries, which an open port
+    must not hand to anyone (``unguarded_queries``)."""
     settings = load_or_exit(service, settings_type)
     common = common_of(settings)
+    if serves_queries and (problem := unguarded_queries(common)):
+        _fail(service, problem)
     loop = prepare(service, common, port_of(settings))
     app = create_app(settings)
     level = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}[

@@ -23,7 +23,12 @@ def _create(settings: DecisionSettings):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     run_faust_service(
-        "decision", DecisionSettings, _create, lambda s: s.common, lambda s: s.http_port
+        "decision",
+        DecisionSettings,
+        _create,
+        lambda s: s.common,
+        lambda s: s.http_port,
+        serves_queries=True,
     )
 
 

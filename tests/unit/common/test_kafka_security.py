@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -11,7 +14,7 @@ from aiokafka import errors as kafka_errors
 from faust.auth import SASLCredentials
 from pydantic import SecretStr, ValidationError
 
-from libs.common.faust_app import query_guard
+from libs.common.faust_app import query_guard, unguarded_queries
 from libs.common.kafka import connection
 from libs.common.kafka_security import (
     Denial,
@@ -21,6 +24,9 @@ from libs.common.kafka_security import (
     principal,
 )
 from libs.common.settings import CommonSettings
+from libs.common.worker import CONFIG_ERROR_EXIT
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def sasl(**overrides: Any) -> CommonSettings:
@@ -131,3 +137,52 @@ def test_queries_need_the_token_only_when_one_is_set() -> None:
     assert not guard(request(None))
     assert not guard(request("Bearer tok-2"))
     assert not guard(request("tok-1"))
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "trusted", "refused"),
+    [
+        ("127.0.0.1", "", False, False),  # the default: only this machine reaches it
+        ("::1", "", False, False),
+        ("localhost", "", False, False),
+        ("127.0.0.2", "", False, False),
+        ("0.0.0.0", "", False, True),  # a container or a pod: the network reaches it
+        ("::", "", False, True),
+        ("10.1.2.3", "", False, True),
+        ("decision-0.concierge", "", False, True),
+        ("0.0.0.0", "tok-1", False, False),
+        ("0.0.0.0", "", True, False),  # the operator says the network is trusted
+    ],
+)
+def test_a_worker_beyond_loopback_must_guard_its_queries(
+    host: str, token: str, trusted: bool, refused: bool
+) -> None:
+    settings = CommonSettings(http_host=host, query_token=token, query_open=trusted)
+    problem = unguarded_queries(settings)
+    assert (problem is not None) == refused
+    if problem is not None:
+        assert "CONCIERGE_QUERY_TOKEN" in problem
+        assert host in problem
+        assert "CONCIERGE_QUERY_OPEN=true" in problem
+
+
+def test_the_decision_worker_refuses_to_open_customers_contexts_to_the_network() -> None:
+    # Before it reaches for any broker: the address below answers nothing.
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "CONCIERGE_HTTP_HOST": "0.0.0.0",
+        "CONCIERGE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "CONCIERGE_BROKER_WAIT_SECONDS": "1",
+    }
+    finished = subprocess.run(
+        [sys.executable, "-m", "services.decision"],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == CONFIG_ERROR_EXIT, finished.stderr[-2000:]
+    assert finished.stderr.startswith("concierge-decision: CONCIERGE_QUERY_TOKEN is empty")
+    assert "broker" not in finished.stderr.lower()
