@@ -310,21 +310,27 @@ def unguarded_queries(settings: CommonSettings) -> str | None:
     if settings.query_token.get_secret_value() or settings.query_open:
         return None
     host = settings.http_host
-    if host == "localhost" or _is_loopback(host):
+    if _is_loopback(host):
         return None
+    where = repr(host) if host else "every interface"
     return (
-        f"CONCIERGE_QUERY_TOKEN is empty and the queries would answer anyone on"
-        f" {host or 'every interface'}: set the token (the gateway and the CLI send it),"
-        " bind CONCIERGE_HTTP_HOST to loopback, or set CONCIERGE_QUERY_OPEN=true on a"
-        " trusted network"
+        f"CONCIERGE_QUERY_TOKEN is empty and the queries would answer anyone who reaches"
+        f" {where}: set the token (the gateway and the CLI send it), bind"
+        " CONCIERGE_HTTP_HOST to loopback, or set CONCIERGE_QUERY_OPEN=true on a trusted"
+        " network"
     )
 
 
 def _is_loopback(host: str) -> bool:
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name: only "localhost" is known to stay local
+        address = ipaddress.ip_address(name)
+    except ValueError:  # any other host name may resolve beyond this machine
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def query_guard(settings: CommonSettings) -> Callable[[Request], bool]:

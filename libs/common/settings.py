@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CONCIERGE_"
@@ -123,6 +123,15 @@ class CommonSettings(BaseSettings):
     # The decision worker refuses to serve its queries (customers' contexts) without
     # the token on an address beyond loopback, unless this says the network is trusted.
     query_open: bool = False
+
+    @field_validator("query_token")
+    @classmethod
+    def _query_token_is_not_blank(cls, value: SecretStr) -> SecretStr:
+        """Blank would install the guard and accept ``Bearer`` plus spaces."""
+        token = value.get_secret_value()
+        if token and not token.strip():
+            raise ValueError("is blank: leave it empty or set a real token")
+        return value
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> CommonSettings:

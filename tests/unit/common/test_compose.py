@@ -89,6 +89,10 @@ def test_env_names_are_settings_the_services_know_and_ports_match_health_checks(
         assert f"127.0.0.1:{port}/ready" in " ".join(container["healthcheck"]["test"])
         assert container["command"] == ["serve", spec.name]
     assert compose["gateway"]["ports"] == ["127.0.0.1:8080:8080"]
+    # The decision worker's queries are open to this stack's network only because
+    # no port of it is published (CONCIERGE_QUERY_OPEN, docs/operations.md).
+    assert compose["decision"]["environment"]["CONCIERGE_QUERY_OPEN"] == "true"
+    assert "ports" not in compose["decision"]
 
 
 def test_the_two_stages_keep_their_tables_on_volumes_and_answer_the_gateways_queries() -> None:

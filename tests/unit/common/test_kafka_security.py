@@ -146,6 +146,10 @@ def test_queries_need_the_token_only_when_one_is_set() -> None:
         ("::1", "", False, False),
         ("localhost", "", False, False),
         ("127.0.0.2", "", False, False),
+        ("[::1]", "", False, False),
+        ("LOCALHOST", "", False, False),
+        ("::ffff:127.0.0.1", "", False, False),
+        ("", "", False, True),  # every interface
         ("0.0.0.0", "", False, True),  # a container or a pod: the network reaches it
         ("::", "", False, True),
         ("10.1.2.3", "", False, True),
@@ -162,8 +166,20 @@ def test_a_worker_beyond_loopback_must_guard_its_queries(
     assert (problem is not None) == refused
     if problem is not None:
         assert "CONCIERGE_QUERY_TOKEN" in problem
-        assert host in problem
+        assert (repr(host) if host else "every interface") in problem
         assert "CONCIERGE_QUERY_OPEN=true" in problem
+
+
+def test_a_blank_query_token_is_refused_not_taken_for_a_guard() -> None:
+    with pytest.raises(ValidationError, match="blank"):
+        CommonSettings(query_token="  ")
+
+
+def test_opening_to_a_trusted_network_does_not_drop_a_token_that_is_set() -> None:
+    settings = CommonSettings(http_host="0.0.0.0", query_token="tok-1", query_open=True)
+    assert unguarded_queries(settings) is None
+    without_token: Any = SimpleNamespace(headers={})
+    assert not query_guard(settings)(without_token)
 
 
 def test_the_decision_worker_refuses_to_open_customers_contexts_to_the_network() -> None:

@@ -195,6 +195,12 @@ def test_every_secret_a_pod_reads_is_generated_by_the_overlay_with_its_keys(
     assert "CONCIERGE_INTAKE_PII_KEY" in generated[intake_secrets[0]]["data"]
     gateway_env = {e["name"]: e for e in _container(_workloads(overlay)["gateway"])["env"]}
     assert "secretKeyRef" in gateway_env["CONCIERGE_GATEWAY_API_KEYS"]["valueFrom"]
+    # The decision pods bind beyond loopback: their query token comes from the Secret
+    # (left empty, they refuse to start), and nothing opens their queries without it.
+    decision_env = {e["name"]: e for e in _container(_workloads(overlay)["decision"])["env"]}
+    assert "secretKeyRef" in decision_env["CONCIERGE_QUERY_TOKEN"]["valueFrom"]
+    assert "CONCIERGE_QUERY_OPEN" not in decision_env
+    assert "CONCIERGE_QUERY_OPEN" not in _config(overlay)
     # KEDA's credentials and CA too.
     auth = _one(overlay, "TriggerAuthentication", "concierge-kafka-keda")
     for ref in auth["spec"]["secretTargetRef"]:
