@@ -43,7 +43,7 @@ from libs.contract.action import ActionEvent
 from libs.contract.codec import to_json_bytes
 from libs.contract.interaction import InteractionEvent
 from libs.contract.suppression import SuppressionEvent
-from libs.pipeline.decision_log import LogKey, log_subject, seal
+from libs.pipeline.decision_log import LogKey, LogSealer, log_subject
 from libs.pipeline.envelopes import ResolvedRecord, decode_resolved
 from services.decision.domain.catalogue import DecisionConfig
 from services.decision.domain.decide import DecisionResult, decide
@@ -125,6 +125,9 @@ class DecisionHandler:
         self._in_force_sets: DecodedCache[tuple[SuppressionEvent, ...]] = DecodedCache(
             decode_in_force
         )
+        # Each decision seals its log record with the customer's key. Forgotten
+        # with the customer (``_drop``): an erased key is not kept in memory.
+        self._log_sealers: DecodedCache[LogSealer] = DecodedCache(LogSealer.from_bytes)
 
         registry = registry if registry is not None else CollectorRegistry()
         self._records = Counter(
@@ -243,6 +246,7 @@ class DecisionHandler:
         self._contexts.forget(customer_id)
         self._histories.forget(customer_id)
         self._in_force_sets.forget(customer_id)
+        self._log_sealers.forget(customer_id)
         in_force = tables[IN_FORCE]
         if in_force.get(customer_id) is None:
             return []
@@ -354,13 +358,7 @@ class DecisionHandler:
             now,
             decide_us,
         )
-        keys = tables[LOG_KEYS]
-        raw_key = keys.get(customer_id)
-        if raw_key is None:
-            key = LogKey.generate()
-            keys.put(customer_id, key.to_bytes())
-        else:
-            key = LogKey.from_bytes(raw_key)
+        sealer = self._log_sealer(tables[LOG_KEYS], customer_id)
         timeline = tables[TIMELINE]
         decision_id = result.explanation.decision_id
         update = index_after(timeline.get(customer_id), decision_id, self._timeline_decisions)
@@ -374,10 +372,21 @@ class DecisionHandler:
             timeline.put(customer_id, update.value)
         return Output(
             self._names.decision_log,
-            log_subject(key),
-            seal(key, customer_id, record),
+            log_subject(sealer.key),
+            sealer.seal(customer_id, record),
             partition,
         )
+
+    def _log_sealer(self, keys: TableView, customer_id: str) -> LogSealer:
+        """The customer's decision log key, made on their first decision."""
+        stored = keys.read(customer_id)
+        if stored is not None:
+            return self._log_sealers.load(customer_id, stored)
+        sealer = LogSealer.for_key(LogKey.generate())
+        raw = sealer.key.to_bytes()
+        keys.put(customer_id, raw)
+        self._log_sealers.remember(customer_id, raw, sealer)
+        return sealer
 
     def _outputs(
         self,

@@ -152,6 +152,20 @@ def test_after_erasure_the_logged_records_no_longer_open(stage: Stage) -> None:
         open_sealed(new_key, CUSTOMER, before.value or b"")
 
 
+def test_a_key_the_table_holds_now_seals_even_after_one_was_used(stage: Stage) -> None:
+    # The stage keeps each customer's key ready to seal with; a key the table
+    # holds now (a partition recovered from another worker's changelog) wins.
+    stage.batch([of(page_view())])
+    replaced = LogKey.generate()
+    stage.tables[LOG_KEYS].put(CUSTOMER, replaced.to_bytes())
+    stage.batch([of(page_view(minutes=1))])
+    latest = stage.logged[-1]
+    assert latest.key == log_subject(replaced)
+    assert orjson.loads(open_sealed(replaced, CUSTOMER, latest.value or b""))["customer_id"] == (
+        CUSTOMER
+    )
+
+
 def test_a_record_opens_only_for_its_own_customer() -> None:
     key = LogKey.generate()
     sealed = seal(key, "c1", b"{}")
