@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from bench.e2e.cpu import CpuMeter
+from bench.e2e.cpu import BROKER, CpuMeter, with_broker
 from bench.e2e.lag import LagProbe
 from bench.e2e.launch import delete_topics, provision_topics, start_system
 from bench.e2e.payloads import step_plan
@@ -155,7 +155,7 @@ async def drain(
         running = await start_system(
             plan, bootstrap, 4, 2, "INFO", run_dir, decision_workers=decision_workers
         )
-        meter = CpuMeter(running.pids())
+        meter = CpuMeter(with_broker(running.pids(), bootstrap))
         cpu_before = meter.sample()
         began = time.monotonic()
         groups = list(plan.groups)
@@ -199,9 +199,11 @@ def report(results: list[Drained]) -> str:
             lines.append(f"| {result.label} | {name} | {seconds:.1f} | {per_event:,.0f} |")
     lines.append("")
     for result in results:
+        broker = result.cpu.get(BROKER)
         lines.append(
             f"{result.label}: {result.events} events drained in {result.seconds:.1f} s, "
             f"{result.rate:,.0f} events/s, {sum(result.cpu.values()):.1f} CPU s"
+            + ("" if broker is None else f" (the broker's {broker:.1f})")
         )
     by_name = {result.label: result for result in results}
     if CONCIERGE in by_name and RELAY_CHAIN in by_name:

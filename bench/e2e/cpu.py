@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import psutil
 
+BROKER = "broker"
+
 
 def process_cpu_seconds(pid: int) -> float | None:
     """User + system time of one process (all its threads); None once it is gone.
@@ -31,6 +33,33 @@ def cores_used(
             continue
         used[name] = max(0.0, end - start) / wall_seconds
     return used
+
+
+def local_broker_pid(bootstrap: str) -> int | None:
+    """The Kafka broker listening on ``bootstrap``'s first port, when it is a process on
+    this host (``make kafka-up``'s, as the benchmarks use); None otherwise (a remote
+    broker, or one in a container whose processes this host does not see).
+
+    Its CPU is the third part of a drain's cost beside the two stages: on one host
+    the broker takes cores from them, so what it spends per event is the system's.
+    """
+    port = int(bootstrap.split(",")[0].rpartition(":")[2])
+    for process in psutil.process_iter(["cmdline"]):
+        if "kafka.Kafka" not in (process.info["cmdline"] or ()):
+            continue
+        try:
+            sockets = process.net_connections(kind="tcp")
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            continue
+        if any(item.status == psutil.CONN_LISTEN and item.laddr.port == port for item in sockets):
+            return int(process.pid)
+    return None
+
+
+def with_broker(pids: Mapping[str, int], bootstrap: str) -> dict[str, int]:
+    """``pids`` and, when it runs on this host, the broker under ``BROKER``."""
+    broker = local_broker_pid(bootstrap)
+    return dict(pids) if broker is None else {**pids, BROKER: broker}
 
 
 class CpuMeter:

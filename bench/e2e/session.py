@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from bench.e2e.collector import Collector
+from bench.e2e.cpu import with_broker
 from bench.e2e.ladder import Ladder, LadderConfig, PlanSource, Progress
 from bench.e2e.lag import LagProbe
 from bench.e2e.latency import RunBook
@@ -74,8 +75,10 @@ async def bench_system(
         await probe.start()
         pids = running.pids()
         result.processes = tuple(pids)
+        # The broker's cores beside the system's: on one host it competes with them.
+        measured = with_broker(pids, config.bootstrap)
         ladder = Ladder(
-            plan, config.ladder, plans, generator, collector, book, probe, pids, system_dir
+            plan, config.ladder, plans, generator, collector, book, probe, measured, system_dir
         )
         await ladder.prime(config.prime_seconds)
         # Steps land in the result as they finish, so a later failure keeps them.

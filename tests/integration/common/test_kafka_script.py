@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.e2e.cpu import local_broker_pid
+
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = str(REPO / "deploy" / "kafka" / "kafka.sh")
 
@@ -65,9 +67,12 @@ def test_up_reuses_a_running_broker_detects_a_stale_one_and_down_stops_it(tmp_pa
         assert "already running" in again.stderr
 
         assert _run("status", port, run_dir).returncode == 0
+        # The benchmarks find the broker they run against, to count its CPU.
+        assert local_broker_pid(f"127.0.0.1:{port}") == int((run_dir / "kafka.pid").read_text())
     finally:
         stopped = _run("down", port, run_dir)
     assert stopped.returncode == 0
     assert _run("status", port, run_dir).returncode == 3
+    assert local_broker_pid(f"127.0.0.1:{port}") is None
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.drain_bench import Drained, parse_args, report
+from bench.e2e.cpu import BROKER
 
 
 def test_rates_cpu_per_event_and_the_ratio_come_from_the_same_backlog() -> None:
@@ -56,3 +57,15 @@ def test_the_backlog_is_2000_customers_journeys_unless_told_otherwise() -> None:
     # more customers spread the same events thinner.
     assert parse_args([]).customers == 2_000
     assert parse_args(["--customers", "20000"]).customers == 20_000
+
+
+def test_a_local_brokers_cpu_is_a_row_and_its_share_of_the_total_is_named() -> None:
+    concierge = Drained(
+        "concierge",
+        8000,
+        {"concierge-decision": 16.0},
+        {"intake": 2.0, "decision": 8.0, BROKER: 3.0},
+    )
+    text = report([concierge])
+    assert "| concierge | broker | 3.0 | 375 |" in text
+    assert "500 events/s, 13.0 CPU s (the broker's 3.0)" in text
