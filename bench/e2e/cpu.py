@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import psutil
 
+from libs.common.addresses import is_loopback_host
+
 BROKER = "broker"
 
 
@@ -36,14 +38,24 @@ def cores_used(
 
 
 def local_broker_pid(bootstrap: str) -> int | None:
-    """The Kafka broker listening on ``bootstrap``'s first port, when it is a process on
-    this host (``make kafka-up``'s, as the benchmarks use); None otherwise (a remote
-    broker, or one in a container whose processes this host does not see).
+    """The Kafka broker listening on ``bootstrap``'s port, when the bootstrap names
+    this machine and the broker is a process of this host that we may inspect
+    (``make kafka-up``'s, as the benchmarks use); None otherwise: a remote broker,
+    one in a container, one run by another user, or several brokers (their CPU
+    would be a cluster's, not one process's).
 
     Its CPU is the third part of a drain's cost beside the two stages: on one host
     the broker takes cores from them, so what it spends per event is the system's.
     """
-    port = int(bootstrap.split(",")[0].rpartition(":")[2])
+    ports = set()
+    for server in bootstrap.split(","):
+        host, colon, port = server.strip().rpartition(":")
+        if not colon or not port.isdigit() or not is_loopback_host(host):
+            return None
+        ports.add(int(port))
+    if len(ports) != 1:
+        return None
+    (listening,) = ports
     for process in psutil.process_iter(["cmdline"]):
         if "kafka.Kafka" not in (process.info["cmdline"] or ()):
             continue
@@ -51,7 +63,9 @@ def local_broker_pid(bootstrap: str) -> int | None:
             sockets = process.net_connections(kind="tcp")
         except (psutil.AccessDenied, psutil.NoSuchProcess):
             continue
-        if any(item.status == psutil.CONN_LISTEN and item.laddr.port == port for item in sockets):
+        if any(
+            item.status == psutil.CONN_LISTEN and item.laddr.port == listening for item in sockets
+        ):
             return int(process.pid)
     return None
 

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from mode.utils.times import Seconds
 from prometheus_client import CollectorRegistry, Counter
 
+from libs.common.addresses import is_loopback_host
 from libs.common.guard import (
     exit_for_redelivery,
 )
@@ -310,7 +310,7 @@ def unguarded_queries(settings: CommonSettings) -> str | None:
     if settings.query_token.get_secret_value() or settings.query_open:
         return None
     host = settings.http_host
-    if _is_loopback(host):
+    if is_loopback_host(host):
         return None
     where = repr(host) if host else "every interface"
     return (
@@ -319,18 +319,6 @@ def unguarded_queries(settings: CommonSettings) -> str | None:
         " CONCIERGE_HTTP_HOST to loopback, or set CONCIERGE_QUERY_OPEN=true on a trusted"
         " network"
     )
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:  # any other host name may resolve beyond this machine
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def query_guard(settings: CommonSettings) -> Callable[[Request], bool]:

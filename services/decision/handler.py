@@ -126,7 +126,9 @@ class DecisionHandler:
             decode_in_force
         )
         # Each decision seals its log record with the customer's key. Forgotten
-        # with the customer (``_drop``): an erased key is not kept in memory.
+        # when this worker erases the customer (``_drop``); a worker that lost the
+        # customer's partition before the erasure keeps it until the bound evicts it
+        # or the process ends, as it keeps their decoded context.
         self._log_sealers: DecodedCache[LogSealer] = DecodedCache(LogSealer.from_bytes)
 
         registry = registry if registry is not None else CollectorRegistry()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.drain_bench import Drained, parse_args, report
-from bench.e2e.cpu import BROKER
+from bench.e2e.cpu import BROKER, local_broker_pid
 
 
 def test_rates_cpu_per_event_and_the_ratio_come_from_the_same_backlog() -> None:
@@ -65,7 +67,23 @@ def test_a_local_brokers_cpu_is_a_row_and_its_share_of_the_total_is_named() -> N
         8000,
         {"concierge-decision": 16.0},
         {"intake": 2.0, "decision": 8.0, BROKER: 3.0},
+        broker_at_rest=0.05,
     )
     text = report([concierge])
     assert "| concierge | broker | 3.0 | 375 |" in text
-    assert "500 events/s, 13.0 CPU s (the broker's 3.0)" in text
+    assert (
+        "500 events/s, 13.0 CPU s (the broker's 3.0, above the 0.05 cores it used at rest)" in text
+    )
+
+
+@pytest.mark.parametrize(
+    "bootstrap",
+    [
+        "10.0.0.7:9092",  # another machine's
+        "kafka:9092",  # a name that may resolve anywhere (a container's, say)
+        "localhost",  # no port to look for
+        "127.0.0.1:9092,127.0.0.1:9093",  # a cluster: not one process's CPU
+    ],
+)
+def test_no_broker_is_measured_unless_one_local_port_names_it(bootstrap: str) -> None:
+    assert local_broker_pid(bootstrap) is None
