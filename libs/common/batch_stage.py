@@ -362,6 +362,8 @@ class BatchConsumer(Consumer):
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         for stage in set(self.batch_stages.values()):
             stage.forget_positions()
+            if stage.on_assigned is not None:
+                stage.on_assigned()
         await super().on_partitions_assigned(assigned, generation_id)
 
     def committed_offset(self, tp: TP) -> int | None:
@@ -507,6 +509,9 @@ class BatchStage:
     dlq_key: Callable[[bytes | None], bytes | None]
     table_partition: Callable[[int], int]
     on_take_over: TakeOver | None
+    # Called on every new assignment of the group, before any record of it is handled:
+    # a handler drops what it keeps in memory of partitions it may no longer own.
+    on_assigned: Callable[[], None] | None
     records_counter: Counter
     batch_sizes: Histogram
     key_partitions: KeyPartitions = field(default_factory=KeyPartitions)
@@ -876,6 +881,7 @@ def batch_stage(
     dlq_key: Callable[[bytes | None], bytes | None] = lambda key: key,
     table_partition: Callable[[int], int] | None = None,
     on_take_over: TakeOver | None = None,
+    on_assigned: Callable[[], None] | None = None,
     stall_after: float = 60.0,
 ) -> BatchStage:
     """Drain ``topics`` a batch at a time through ``handler`` (module docstring).
@@ -898,6 +904,7 @@ def batch_stage(
         dlq_key=dlq_key,
         table_partition=table_partition or (lambda partition: partition),
         on_take_over=on_take_over,
+        on_assigned=on_assigned,
         records_counter=Counter(
             f"concierge_{telemetry.health.service}_input_records",
             "Input records handled (a redelivered record counts again)",

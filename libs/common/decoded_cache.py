@@ -73,6 +73,13 @@ class DecodedCache(Generic[T]):
         if entry is not None:
             self._bytes -= entry[2]
 
+    def clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
     @property
     def stored_bytes(self) -> int:
         return self._bytes

@@ -116,6 +116,7 @@ def create_app(settings: DecisionSettings, config: DecisionConfig | None = None)
         telemetry=telemetry,
         dlq_topic=names.dlq,
         on_take_over=handler.read_back,
+        on_assigned=handler.forget_decoded,
         stall_after=common.partition_stall_seconds,
     )
     resolved = app.topic(names.resolved)

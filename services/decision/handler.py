@@ -126,9 +126,9 @@ class DecisionHandler:
             decode_in_force
         )
         # Each decision seals its log record with the customer's key. Forgotten
-        # when this worker erases the customer (``_drop``); a worker that lost the
-        # customer's partition before the erasure keeps it until the bound evicts it
-        # or the process ends, as it keeps their decoded context.
+        # when this worker erases the customer (``_drop``), and with every decoded
+        # record on each new assignment (``forget_decoded``): a worker that lost the
+        # customer's partition does not keep the key for an erasure handled elsewhere.
         self._log_sealers: DecodedCache[LogSealer] = DecodedCache(LogSealer.from_bytes)
 
         registry = registry if registry is not None else CollectorRegistry()
@@ -178,6 +178,14 @@ class DecisionHandler:
         )
 
     # -- take-over -------------------------------------------------------------
+
+    def forget_decoded(self) -> None:
+        """A new assignment: drop every decoded record kept in memory (contexts,
+        histories, suppressions in force, log keys). The partitions they belong to
+        may be another worker's now, and an erasure handled there must leave no
+        customer's key or context here; what stays ours is decoded again on use."""
+        for cache in (self._contexts, self._histories, self._in_force_sets, self._log_sealers):
+            cache.clear()
 
     async def read_back(self, topic: str, partition: int, first_timestamp: float) -> None:
         """Outputs sent for this partition's records since (a margin before) its

@@ -32,6 +32,10 @@ class CountingHandler:
     def __init__(self, output_topic: str, worker: str) -> None:
         self._output_topic = output_topic
         self._worker = worker
+        self.assignments = 0  # new assignments of the group this worker saw
+
+    def on_assigned(self) -> None:
+        self.assignments += 1
 
     def handle(
         self, record: InputRecord, tables: Mapping[str, TableView], now: datetime
@@ -68,15 +72,22 @@ def main() -> None:
     telemetry = observe(app, "counting")
     counts = create_table(app, "counts", partitions=2, help="key -> count")
     prefix = common.topic_prefix
+    handler = CountingHandler(f"{prefix}counting.out", env.get("COUNTING_WORKER", "w"))
     stage = batch_stage(
         app,
         name="counting",
         topics=[f"{prefix}counting.in"],
         tables={"counts": counts},
-        handler=CountingHandler(f"{prefix}counting.out", env.get("COUNTING_WORKER", "w")),
+        handler=handler,
         telemetry=telemetry,
         dlq_topic=f"{prefix}counting.dlq",
+        on_assigned=handler.on_assigned,
     )
+
+    @app.page("/assignments")
+    class AssignmentsView(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"assignments": handler.assignments})
 
     @app.page("/counts/{key}")
     class CountView(View):

@@ -68,6 +68,13 @@ class Worker:
         pace = answer.json()["pace"] if answer.status_code == 200 else None
         return None if pace is None else FetchPace(*pace)
 
+    def assignments(self) -> int | None:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{self.port}/assignments", timeout=2)
+        except httpx.HTTPError:
+            return None
+        return int(answer.json()["assignments"]) if answer.status_code == 200 else None
+
     def answers(self) -> bool:
         try:
             return httpx.get(f"http://127.0.0.1:{self.port}/counts/k0", timeout=2).is_success
@@ -276,9 +283,19 @@ async def test_a_single_writer_stage_keeps_every_partition_on_one_worker(
     await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
 
     await outputs(counting, 10)
+    assigned_before = first.assignments()
+    assert assigned_before is not None
+    assert assigned_before >= 1
     second = workers.start("b", single=True)
     # The second worker joins (a rebalance) and must get no partition to write.
     await wait_for(second.answers, timeout=90, what="b's web up")
+    # The writer's handler hears of the new assignment (and drops what it keeps
+    # of partitions it may no longer own).
+    await wait_for(
+        lambda: (first.assignments() or 0) > assigned_before,
+        timeout=90,
+        what="a told of the rebalance",
+    )
     for round_number in range(3):
         await produce(counting, [(f"{prefix}counting.in", key.encode(), b"x") for key in KEYS])
         out = await outputs(counting, 20 + 10 * round_number)

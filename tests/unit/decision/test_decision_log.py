@@ -166,6 +166,23 @@ def test_a_key_the_table_holds_now_seals_even_after_one_was_used(stage: Stage) -
     )
 
 
+def test_a_new_assignment_leaves_no_customers_key_or_context_in_memory(stage: Stage) -> None:
+    # The partition may be another worker's now: an erasure handled there must not
+    # leave this worker holding the customer's key (or their decoded context).
+    stage.batch([of(page_view())])
+    handler = stage.handler
+    kept = (handler._log_sealers, handler._contexts, handler._histories)
+    assert all(len(cache) == 1 for cache in kept)
+    handler.forget_decoded()
+    assert all(len(cache) == 0 and cache.stored_bytes == 0 for cache in kept)
+    # Still ours: the next decision reads the key from the table again.
+    stage.batch([of(page_view(minutes=1))])
+    key = LogKey.from_bytes(stage.tables[LOG_KEYS].get(CUSTOMER) or b"")
+    assert orjson.loads(open_sealed(key, CUSTOMER, stage.logged[-1].value or b""))[
+        "customer_id"
+    ] == (CUSTOMER)
+
+
 def test_a_record_opens_only_for_its_own_customer() -> None:
     key = LogKey.generate()
     sealed = seal(key, "c1", b"{}")
