@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from bench.e2e.cpu import BROKER, CpuMeter, local_broker_pid, process_cpu_seconds
+from bench.e2e.cpu import BROKER, CpuMeter, local_broker_pid, process_cpu_seconds, with_broker
 from bench.e2e.lag import LagProbe
 from bench.e2e.launch import delete_topics, provision_topics, start_system
 from bench.e2e.payloads import step_plan
@@ -163,7 +163,7 @@ async def drain(
         running = await start_system(
             plan, bootstrap, 4, 2, "INFO", run_dir, decision_workers=decision_workers
         )
-        meter = CpuMeter(running.pids() if broker is None else {**running.pids(), BROKER: broker})
+        meter = CpuMeter(with_broker(running.pids(), broker))
         cpu_before = meter.sample()
         began = time.monotonic()
         groups = list(plan.groups)

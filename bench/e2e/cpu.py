@@ -70,9 +70,8 @@ def local_broker_pid(bootstrap: str) -> int | None:
     return None
 
 
-def with_broker(pids: Mapping[str, int], bootstrap: str) -> dict[str, int]:
-    """``pids`` and, when it runs on this host, the broker under ``BROKER``."""
-    broker = local_broker_pid(bootstrap)
+def with_broker(pids: Mapping[str, int], broker: int | None) -> dict[str, int]:
+    """``pids`` and the broker's (``local_broker_pid``), if any, under ``BROKER``."""
     return dict(pids) if broker is None else {**pids, BROKER: broker}
 
 

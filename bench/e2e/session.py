@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from bench.e2e.collector import Collector
-from bench.e2e.cpu import with_broker
+from bench.e2e.cpu import local_broker_pid, with_broker
 from bench.e2e.ladder import Ladder, LadderConfig, PlanSource, Progress
 from bench.e2e.lag import LagProbe
 from bench.e2e.latency import RunBook
@@ -76,7 +76,7 @@ async def bench_system(
         pids = running.pids()
         result.processes = tuple(pids)
         # The broker's cores beside the system's: on one host it competes with them.
-        measured = with_broker(pids, config.bootstrap)
+        measured = with_broker(pids, local_broker_pid(config.bootstrap))
         ladder = Ladder(
             plan, config.ladder, plans, generator, collector, book, probe, measured, system_dir
         )

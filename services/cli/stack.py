@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from libs.common.addresses import is_loopback_host
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -66,8 +68,7 @@ def kafka_script(command: str, bootstrap: str) -> subprocess.CompletedProcess[st
 
 
 def is_loopback(bootstrap: str) -> bool:
-    host = bootstrap.split(",")[0].rpartition(":")[0]
-    return host in {"127.0.0.1", "localhost", "::1", "[::1]"}
+    return is_loopback_host(bootstrap.split(",")[0].rpartition(":")[0])
 
 
 def _write_private(path: Path, text: str) -> None:

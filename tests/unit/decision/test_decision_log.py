@@ -161,9 +161,7 @@ def test_a_key_the_table_holds_now_seals_even_after_one_was_used(stage: Stage) -
     stage.batch([of(page_view(minutes=1))])
     latest = stage.logged[-1]
     assert latest.key == log_subject(replaced)
-    assert orjson.loads(open_sealed(replaced, CUSTOMER, latest.value or b""))["customer_id"] == (
-        CUSTOMER
-    )
+    assert opened(stage, latest).customer_id == CUSTOMER
 
 
 def test_a_new_assignment_leaves_no_customers_key_or_context_in_memory(stage: Stage) -> None:
@@ -177,10 +175,7 @@ def test_a_new_assignment_leaves_no_customers_key_or_context_in_memory(stage: St
     assert all(len(cache) == 0 and cache.stored_bytes == 0 for cache in kept)
     # Still ours: the next decision reads the key from the table again.
     stage.batch([of(page_view(minutes=1))])
-    key = LogKey.from_bytes(stage.tables[LOG_KEYS].get(CUSTOMER) or b"")
-    assert orjson.loads(open_sealed(key, CUSTOMER, stage.logged[-1].value or b""))[
-        "customer_id"
-    ] == (CUSTOMER)
+    assert opened(stage, stage.logged[-1]).customer_id == CUSTOMER
 
 
 def test_a_record_opens_only_for_its_own_customer() -> None:
