@@ -85,7 +85,8 @@ class PureSteps(NamedTuple):
 
 def clock_cost_ns(clock: Callable[[], int], calls: int = 100_000) -> float:
     """What one reading of ``clock`` costs (the least of five tries): a CPU-time
-    clock is a system call, about 1 µs here, a third of it charged to each step."""
+    clock is a system call, about 1 µs here, and each step's interval holds about
+    one reading's cost (the end of the reading before it, the start of its own)."""
     tries = []
     for _ in range(5):
         began = clock()
